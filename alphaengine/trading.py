@@ -1,0 +1,456 @@
+"""The Trading application: the one event-sourced application that records everything.
+
+Exchange facts (from the user stream, REST and the reconciler) and Commands (from strategies,
+people and the system) all land here, so one notification log orders every change of the
+account. Every method is idempotent: the same fact twice, or the same idempotency key twice,
+records once. Writers in other processes are handled by optimistic concurrency: a conflicting
+save raises IntegrityError, the method re-reads and runs again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from aggregates import ids
+from aggregates.account import Account
+from aggregates.command import Command
+from aggregates.engine import Engine
+from aggregates.envelope import Envelope, EnvelopeAsDict, Scope, ScopeAsDict, Source, envelope
+from aggregates.fact import Fact
+from aggregates.facts import AlgoOrderFact, BalanceFact, FillFact, IncomeFact, OrderFact, PositionFact
+from aggregates.order import Order, Origin
+from aggregates.position import Position
+from alphaengine.store import configure_engine, eventsourcing_env
+
+P = ParamSpec("P")
+R = TypeVar("R")
+MAX_CONFLICT_RETRIES = 8
+
+
+def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
+    """Re-run a read-decide-save method when another writer saved the same aggregate first."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                return method(*args, **kwargs)
+            except IntegrityError:
+                if attempt == MAX_CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """An order the executor is about to send, recorded before it leaves."""
+
+    client_order_id: str
+    is_algo: bool
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    price: Decimal = Decimal(0)
+    stop_price: Decimal = Decimal(0)
+    reduce_only: bool = False
+    close_position: bool = False
+    time_in_force: str = "GTC"
+    working_type: str = "CONTRACT_PRICE"
+
+
+class Trading(Application[UUID]):
+    name = "Trading"
+    snapshotting_intervals = {Position: 100, Account: 100, Engine: 100}  # noqa: RUF012
+
+    def __init__(self, scope: Scope, url: str, *, create_table: bool = False) -> None:
+        self.scope = scope
+        super().__init__(env=eventsourcing_env(url, create_table=create_table))
+        datastore = getattr(self.recorder, "datastore", None)
+        if datastore is not None and datastore.engine is not None:
+            configure_engine(datastore.engine)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(ScopeAsDict())
+        transcoder.register(EnvelopeAsDict())
+
+    def envelope(self, source: Source | str, **kwargs: Any) -> Envelope:
+        return envelope(source, self.scope, **kwargs)
+
+    # ---- singletons -----------------------------------------------------------------------
+    def _get_or_none(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def account(self) -> Account:
+        found: Account | None = self._get_or_none(ids.account_id(self.scope))
+        return found or Account(scope=self.scope, envelope=self.envelope(Source.BOT))
+
+    def position(self) -> Position:
+        found: Position | None = self._get_or_none(ids.position_id(self.scope))
+        return found or Position(scope=self.scope, envelope=self.envelope(Source.BOT))
+
+    def engine(self) -> Engine:
+        found: Engine | None = self._get_or_none(ids.engine_id(self.scope))
+        return found or Engine(scope=self.scope, envelope=self.envelope(Source.BOT))
+
+    def find_order(self, client_order_id: str, *, is_algo: bool = False) -> Order | None:
+        found: Order | None = self._get_or_none(ids.order_id(self.scope, client_order_id, algo=is_algo))
+        return found
+
+    def get_order(self, order_aggregate_id: UUID) -> Order:
+        order: Order = self.repository.get(order_aggregate_id)
+        return order
+
+    def get_command(self, command_id: UUID) -> Command:
+        command: Command = self.repository.get(command_id)
+        return command
+
+    def has_fact(self, dedup_key: str) -> bool:
+        return ids.fact_id(self.scope, dedup_key) in self.repository
+
+    def _save_if_changed(self, *aggregates: Aggregate) -> bool:
+        if not any(a.pending_events for a in aggregates):
+            return False
+        self.save(*aggregates)
+        return True
+
+    # ---- exchange facts -------------------------------------------------------------------
+    @retry_on_conflict
+    def record_fill(self, fill: FillFact, env: Envelope) -> bool:
+        key = fill.dedup_key
+        if self.has_fact(key):
+            return False
+        env = env.with_dedup_key(key)
+        order = self._order_for(fill.client_order_id, fill.symbol, fill.side, env)
+        order.record_fill(fill, env)
+        touched: list[Aggregate] = [order, Fact(scope=self.scope, dedup_key=key, envelope=env)]
+        account = self.account()
+        realized = Decimal(0)
+        if fill.symbol == self.scope.symbol:
+            position = self.position()
+            before = position.realized_pnl
+            position.apply_fill(fill, env)
+            realized = position.realized_pnl - before
+            touched.append(position)
+        else:
+            realized = fill.realized_pnl
+        account.book_fill(fill, realized, env)
+        touched.append(account)
+        self.save(*touched)
+        return True
+
+    def _order_for(self, client_order_id: str, symbol: str, side: str, env: Envelope) -> Order:
+        order = self.find_order(client_order_id)
+        if order is not None:
+            return order
+        # An order we did not record: the child of one of our algo orders (it carries the algo's
+        # client id), or an order placed outside the engine.
+        parent = self.find_order(client_order_id, is_algo=True)
+        order = Order(
+            scope=self.scope,
+            client_order_id=client_order_id,
+            is_algo=False,
+            origin=Origin.ENGINE.value if parent is not None else Origin.EXTERNAL.value,
+            symbol=symbol,
+            side=side,
+            order_type=parent.order_type if parent is not None else "UNKNOWN",
+            quantity=parent.quantity if parent is not None else Decimal(0),
+            price=Decimal(0),
+            stop_price=parent.stop_price if parent is not None else Decimal(0),
+            reduce_only=parent.reduce_only if parent is not None else False,
+            close_position=parent.close_position if parent is not None else False,
+            time_in_force="GTC",
+            working_type="CONTRACT_PRICE",
+            command_id=parent.command_id if parent is not None else None,
+            envelope=env,
+        )
+        if parent is not None:
+            order.link_parent(parent.client_order_id, env)
+        return order
+
+    @retry_on_conflict
+    def record_order(self, fact: OrderFact, env: Envelope) -> bool:
+        order = self.find_order(fact.client_order_id)
+        if order is None:
+            order = self._order_for(fact.client_order_id, fact.symbol, fact.side, env)
+            if order.origin == Origin.EXTERNAL:
+                order = self._adopt(fact, env)
+        order.report(fact, env)
+        return self._save_if_changed(order)
+
+    def _adopt(self, fact: OrderFact, env: Envelope) -> Order:
+        return Order(
+            scope=self.scope,
+            client_order_id=fact.client_order_id,
+            is_algo=False,
+            origin=Origin.EXTERNAL.value,
+            symbol=fact.symbol,
+            side=fact.side,
+            order_type=fact.order_type,
+            quantity=fact.quantity,
+            price=fact.price,
+            stop_price=fact.stop_price,
+            reduce_only=fact.reduce_only,
+            close_position=False,
+            time_in_force=fact.time_in_force,
+            working_type="CONTRACT_PRICE",
+            command_id=None,
+            envelope=env,
+        )
+
+    @retry_on_conflict
+    def record_algo_order(self, fact: AlgoOrderFact, env: Envelope) -> bool:
+        order = self.find_order(fact.client_algo_id, is_algo=True)
+        if order is None:
+            order = Order(
+                scope=self.scope,
+                client_order_id=fact.client_algo_id,
+                is_algo=True,
+                origin=Origin.EXTERNAL.value,
+                symbol=fact.symbol,
+                side=fact.side,
+                order_type=fact.order_type,
+                quantity=fact.quantity,
+                price=fact.price,
+                stop_price=fact.trigger_price,
+                reduce_only=fact.reduce_only,
+                close_position=fact.close_position,
+                time_in_force="GTC",
+                working_type=fact.working_type,
+                command_id=None,
+                envelope=env,
+            )
+        order.report_algo(fact, env)
+        return self._save_if_changed(order)
+
+    @retry_on_conflict
+    def record_balance(self, fact: BalanceFact, env: Envelope) -> bool:
+        account = self.account()
+        account.report_balance(fact, env)
+        return self._save_if_changed(account)
+
+    @retry_on_conflict
+    def correct_balance(self, fact: BalanceFact, env: Envelope) -> bool:
+        account = self.account()
+        account.correct_balance(fact, env)
+        return self._save_if_changed(account)
+
+    @retry_on_conflict
+    def record_income(self, fact: IncomeFact, env: Envelope) -> bool:
+        key = fact.dedup_key
+        if self.has_fact(key):
+            return False
+        env = env.with_dedup_key(key)
+        account = self.account()
+        if not account.book_income(fact, env):
+            return False
+        self.save(account, Fact(scope=self.scope, dedup_key=key, envelope=env))
+        return True
+
+    @retry_on_conflict
+    def correct_position(self, fact: PositionFact, env: Envelope) -> bool:
+        position = self.position()
+        position.correct(fact.quantity, fact.entry_price, env)
+        if fact.leverage is not None:
+            position.set_leverage(fact.leverage, env)
+        return self._save_if_changed(position)
+
+    @retry_on_conflict
+    def record_leverage(self, leverage: int, env: Envelope) -> bool:
+        position = self.position()
+        position.set_leverage(leverage, env)
+        return self._save_if_changed(position)
+
+    # ---- commands -------------------------------------------------------------------------
+    @retry_on_conflict
+    def submit_command(
+        self,
+        *,
+        kind: str,
+        payload: dict[str, Any],
+        actor_type: str,
+        actor_id: str,
+        idempotency_key: str,
+        source: Source | str,
+        priority: int = 0,
+    ) -> tuple[UUID, bool]:
+        """File a Command; return its id and whether it is new (False: the key was seen)."""
+        command_id = ids.command_id(self.scope, idempotency_key)
+        if command_id in self.repository:
+            return command_id, False
+        command = Command(
+            scope=self.scope,
+            idempotency_key=idempotency_key,
+            kind=kind,
+            payload=payload,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            priority=priority,
+            envelope=self.envelope(source, command_id=command_id),
+        )
+        self.save(command)
+        return command.id, True
+
+    def _command_envelope(self, command: Command, source: Source | str = Source.BOT) -> Envelope:
+        return self.envelope(source, command_id=command.id, causation_id=command.id)
+
+    @retry_on_conflict
+    def accept_command(self, command_id: UUID) -> None:
+        command = self.get_command(command_id)
+        command.accept(self._command_envelope(command))
+        self.save(command)
+
+    @retry_on_conflict
+    def reject_command(self, command_id: UUID, reason: str) -> None:
+        command = self.get_command(command_id)
+        command.reject(reason, self._command_envelope(command))
+        self.save(command)
+
+    @retry_on_conflict
+    def dispatch_command(self, command_id: UUID, intents: list[OrderIntent]) -> None:
+        """Record the write-ahead intent: the Command and every order it will send, atomically."""
+        command = self.get_command(command_id)
+        env = self._command_envelope(command)
+        command.dispatch([i.client_order_id for i in intents], env)
+        orders = [
+            Order(
+                scope=self.scope,
+                client_order_id=i.client_order_id,
+                is_algo=i.is_algo,
+                origin=Origin.ENGINE.value,
+                symbol=i.symbol,
+                side=i.side,
+                order_type=i.order_type,
+                quantity=i.quantity,
+                price=i.price,
+                stop_price=i.stop_price,
+                reduce_only=i.reduce_only,
+                close_position=i.close_position,
+                time_in_force=i.time_in_force,
+                working_type=i.working_type,
+                command_id=command.id,
+                envelope=env,
+            )
+            for i in intents
+            if self.find_order(i.client_order_id, is_algo=i.is_algo) is None
+        ]
+        self.save(command, *orders)
+
+    @retry_on_conflict
+    def complete_command(self, command_id: UUID, result: dict[str, Any]) -> None:
+        command = self.get_command(command_id)
+        env = self._command_envelope(command)
+        if command.status == "UNKNOWN":
+            command.resolve(result, env)
+        else:
+            command.succeed(result, env)
+        self.save(command)
+
+    @retry_on_conflict
+    def fail_command(self, command_id: UUID, error: dict[str, Any]) -> None:
+        command = self.get_command(command_id)
+        env = self._command_envelope(command)
+        if command.status == "UNKNOWN":
+            command.resolve({"outcome": "FAILED", **error}, env)
+        else:
+            command.fail(error, env)
+        self.save(command)
+
+    @retry_on_conflict
+    def mark_command_unknown(self, command_id: UUID, error: dict[str, Any]) -> None:
+        command = self.get_command(command_id)
+        if command.status == "UNKNOWN":
+            return
+        command.mark_unknown(error, self._command_envelope(command))
+        self.save(command)
+
+    @retry_on_conflict
+    def acknowledge_order(
+        self, client_order_id: str, exchange_order_id: int, *, is_algo: bool, env: Envelope
+    ) -> bool:
+        order = self.find_order(client_order_id, is_algo=is_algo)
+        if order is None:
+            return False
+        order.acknowledge(exchange_order_id, env)
+        return self._save_if_changed(order)
+
+    @retry_on_conflict
+    def reject_order(
+        self, client_order_id: str, code: int, message: str, *, is_algo: bool, env: Envelope
+    ) -> bool:
+        order = self.find_order(client_order_id, is_algo=is_algo)
+        if order is None or order.status != "PENDING_NEW":
+            return False
+        order.reject(code, message, env)
+        self.save(order)
+        return True
+
+    @retry_on_conflict
+    def mark_order_not_found(self, client_order_id: str, *, is_algo: bool, env: Envelope) -> bool:
+        order = self.find_order(client_order_id, is_algo=is_algo)
+        if order is None or order.status != "PENDING_NEW":
+            return False
+        order.mark_not_found(env)
+        self.save(order)
+        return True
+
+    # ---- engine ---------------------------------------------------------------------------
+    @retry_on_conflict
+    def pause_engine(self, reason: str, env: Envelope) -> bool:
+        engine = self.engine()
+        engine.pause(reason, env)
+        return self._save_if_changed(engine)
+
+    @retry_on_conflict
+    def resume_engine(self, env: Envelope) -> bool:
+        engine = self.engine()
+        engine.resume(env)
+        return self._save_if_changed(engine)
+
+    @retry_on_conflict
+    def raise_alarm(self, code: str, message: str, env: Envelope) -> bool:
+        engine = self.engine()
+        engine.raise_alarm(code, message, datetime.now(UTC), env)
+        return self._save_if_changed(engine)
+
+    @retry_on_conflict
+    def clear_alarm(self, code: str, env: Envelope) -> bool:
+        engine = self.engine()
+        engine.clear_alarm(code, env)
+        return self._save_if_changed(engine)
+
+    @retry_on_conflict
+    def save_strategy_state(self, state: dict[str, Any], env: Envelope) -> bool:
+        engine = self.engine()
+        engine.save_strategy_state(state, env)
+        return self._save_if_changed(engine)
+
+    @retry_on_conflict
+    def disable_strategy(self, reason: str, env: Envelope) -> bool:
+        engine = self.engine()
+        engine.disable_strategy(reason, env)
+        engine.raise_alarm("strategy_disabled", reason, datetime.now(UTC), env)
+        return self._save_if_changed(engine)
+
+    @retry_on_conflict
+    def enable_strategy(self, env: Envelope) -> bool:
+        engine = self.engine()
+        engine.enable_strategy(env)
+        engine.clear_alarm("strategy_disabled", env)
+        return self._save_if_changed(engine)

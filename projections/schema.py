@@ -1,0 +1,247 @@
+"""Read-model tables: what the web and the dashboard read. Derived from events, rebuildable.
+
+`rm_*` tables are written only by the projector (from the Trading notification log, in the same
+transaction as its tracking record) and can be dropped and rebuilt by `python -m alphaengine
+replay`. `market_*` and `health` are not account state: the bot writes them directly (candles
+for the chart, the latest mark price, timestamps for /health). `runtime_config` holds the
+versioned runtime configuration. Decimals are stored as text so no digit is lost.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator[Any]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: timestamps must be timezone-aware UTC")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        from datetime import UTC
+
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+metadata = MetaData()
+projection_metadata = MetaData()  # only the rm_* tables: what replay drops and rebuilds
+
+rm_orders = Table(
+    "rm_orders",
+    projection_metadata,
+    Column("id", String(36), primary_key=True),  # the Order aggregate id
+    Column("client_order_id", String(64), nullable=False, index=True),
+    Column("exchange_order_id", BigInteger, nullable=True),
+    Column("is_algo", Boolean, nullable=False),
+    Column("origin", String(16), nullable=False),  # ENGINE | EXTERNAL
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("status", String(24), nullable=False, index=True),
+    Column("is_open", Boolean, nullable=False, index=True),
+    Column("quantity", DecimalText, nullable=False),
+    Column("price", DecimalText, nullable=False),
+    Column("stop_price", DecimalText, nullable=False),
+    Column("reduce_only", Boolean, nullable=False),
+    Column("close_position", Boolean, nullable=False),
+    Column("time_in_force", String(8), nullable=False),
+    Column("executed_quantity", DecimalText, nullable=False),
+    Column("average_price", DecimalText, nullable=False),
+    Column("fees", DecimalText, nullable=False),
+    Column("command_id", String(36), nullable=True),
+    Column("parent_client_algo_id", String(64), nullable=True),
+    Column("child_exchange_order_id", BigInteger, nullable=True),
+    Column("reject_reason", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+rm_fills = Table(
+    "rm_fills",
+    projection_metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("trade_id", BigInteger, primary_key=True),
+    Column("client_order_id", String(64), nullable=False),
+    Column("exchange_order_id", BigInteger, nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("quantity", DecimalText, nullable=False),
+    Column("price", DecimalText, nullable=False),
+    Column("fee", DecimalText, nullable=False),
+    Column("fee_asset", String(16), nullable=False),
+    Column("realized_pnl", DecimalText, nullable=False),
+    Column("is_maker", Boolean, nullable=False),
+    Column("time", UTCDateTime, nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+rm_positions = Table(
+    "rm_positions",
+    projection_metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("quantity", DecimalText, nullable=False),  # signed
+    Column("entry_price", DecimalText, nullable=False),
+    Column("break_even_price", DecimalText, nullable=False),
+    Column("realized_pnl", DecimalText, nullable=False),
+    Column("fees", DecimalText, nullable=False),
+    Column("leverage", Integer, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+rm_balances = Table(
+    "rm_balances",
+    projection_metadata,
+    Column("asset", String(16), primary_key=True),
+    Column("wallet_balance", DecimalText, nullable=False),
+    Column("cross_wallet_balance", DecimalText, nullable=False),
+    Column("available_balance", DecimalText, nullable=True),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+rm_account = Table(
+    "rm_account",
+    projection_metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("realized_pnl", DecimalText, nullable=False),
+    Column("fees", DecimalText, nullable=False),
+    Column("funding", DecimalText, nullable=False),
+    Column("transfers", DecimalText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+rm_commands = Table(
+    "rm_commands",
+    projection_metadata,
+    Column("id", String(36), primary_key=True),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("actor_type", String(16), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("client_order_ids", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("last_error", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+rm_events = Table(
+    "rm_events",
+    projection_metadata,
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("originator_id", String(36), nullable=False, index=True),
+    Column("originator_version", Integer, nullable=False),
+    Column("aggregate_type", String(32), nullable=False, index=True),  # Order, Position, ...
+    Column("event_type", String(48), nullable=False, index=True),  # e.g. Order.Filled
+    Column("source", String(16), nullable=False, index=True),
+    Column("command_id", String(36), nullable=True),
+    Column("correlation_id", String(36), nullable=True),
+    Column("dedup_key", String(200), nullable=True),
+    Column("timestamp", UTCDateTime, nullable=False, index=True),
+    Column("data", JSON, nullable=False),  # the event's own fields, JSON-safe (Decimals as text)
+)
+
+rm_equity = Table(
+    "rm_equity",
+    projection_metadata,
+    Column("notification_id", BigInteger, primary_key=True),
+    Column("time", UTCDateTime, nullable=False, index=True),
+    Column("wallet_balance", DecimalText, nullable=False),
+    Column("realized_pnl", DecimalText, nullable=False),
+    Column("fees", DecimalText, nullable=False),
+    Column("position_quantity", DecimalText, nullable=False),
+    Column("entry_price", DecimalText, nullable=False),
+)
+
+rm_engine = Table(
+    "rm_engine",
+    projection_metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("mode", String(16), nullable=False),  # RUNNING | PAUSED
+    Column("reason", Text, nullable=False),
+    Column("alarms", JSON, nullable=False),  # {code: {"message", "at"}}
+    Column("strategy_disabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+market_candles = Table(
+    "market_candles",
+    metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("interval", String(8), primary_key=True),
+    Column("open_time", UTCDateTime, primary_key=True),
+    Column("open", DecimalText, nullable=False),
+    Column("high", DecimalText, nullable=False),
+    Column("low", DecimalText, nullable=False),
+    Column("close", DecimalText, nullable=False),
+    Column("volume", DecimalText, nullable=False),
+    Column("close_time", UTCDateTime, nullable=False),
+)
+
+market_marks = Table(
+    "market_marks",
+    metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("mark_price", DecimalText, nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+)
+
+health = Table(
+    "health",
+    metadata,
+    # Keys: bot_heartbeat, user_stream_message, market_stream_message, reconcile, ...
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+runtime_config = Table(
+    "runtime_config",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("version", Integer, nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+PROJECTION_TABLES = list(projection_metadata.sorted_tables)

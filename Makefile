@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest install browser clean bench
+.PHONY: run test lint typecheck pytest install browser frontend clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) frontend
 	$(BIN)/python -m alphaengine.system $(ARGS)
+
+# The dashboard's chart library, from the npm registry; installed once, when missing.
+FRONTEND := web/frontend
+frontend:
+	@if [ -f $(FRONTEND)/package.json ] && [ ! -d $(FRONTEND)/node_modules ]; then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    npm ci --prefix $(FRONTEND) --no-audit --no-fund --loglevel=error \
+	      || echo "npm install failed: the dashboard runs without charts"; \
+	  else echo "npm not found: the dashboard runs without charts"; fi; fi
 
 # Debian's Chromium for the browser tests; installed only where it is missing.
 browser:
@@ -32,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser frontend
 	$(BIN)/pytest -q $(ARGS)
 
 test: lint typecheck pytest

@@ -1,4 +1,4 @@
-"""Deterministic identities: the same exchange fact or decision always maps to the same aggregate."""
+"""Deterministic identities: the same exchange fact or decision maps to the same aggregate."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def fact_id(scope: Scope, dedup_key: str) -> UUID:
 
 
 def client_order_id_for(command: UUID, leg: str = "") -> str:
-    """`ae-` + 32 hex digits of the command id, or `ae<leg>-` + the first hex digits for a second order.
+    """`ae-` + 32 hex digits of the command id; `ae<leg>-` + fewer digits for a further order.
 
     Derived, never random: a restart recomputes the same id and can look the order up by it.
     """

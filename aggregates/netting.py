@@ -29,7 +29,9 @@ class Netted:
 FLAT = Netted(ZERO, ZERO, ZERO, ZERO)
 
 
-def net_fill(state: Netted, signed_qty: Decimal, price: Decimal, fee: Decimal) -> tuple[Netted, Decimal]:
+def net_fill(
+    state: Netted, signed_qty: Decimal, price: Decimal, fee: Decimal
+) -> tuple[Netted, Decimal]:
     """Apply one fill; return the new state and the fill's realized PnL (before fees)."""
     qty, entry, open_fees = state.quantity, state.entry_price, state.open_fees
     if signed_qty == ZERO:

@@ -1,4 +1,4 @@
-"""Orders, one aggregate per client order id: normal (matching-engine) and conditional (algo) orders.
+"""Orders, one aggregate per client order id: matching-engine orders and conditional (algo) orders.
 
 Status moves only forward. The exchange reports the same order many times, out of order and
 twice (WS and REST); an update is applied only if it advances the order (status rank, then
@@ -272,7 +272,7 @@ class Order(Aggregate):
         self.reject_reason = f"{code}: {message}"
 
     def mark_not_found(self, envelope: Envelope) -> None:
-        """The exchange confirmed an order we intended never arrived (checked past its recvWindow)."""
+        """The exchange confirmed an intended order never arrived (checked past its recvWindow)."""
         if self.status != OrderStatus.PENDING_NEW:
             raise IllegalTransition(f"cannot drop an order in status {self.status}")
         self._not_found(envelope=envelope)

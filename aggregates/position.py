@@ -115,7 +115,9 @@ class Position(Aggregate):
         envelope: Envelope,
     ) -> None:
         fees = self.open_fees if (quantity > 0) == (self.quantity > 0) and quantity else Decimal(0)
-        self._set(Netted(quantity, entry_price if quantity else Decimal(0), fees, self.realized_pnl))
+        self._set(
+            Netted(quantity, entry_price if quantity else Decimal(0), fees, self.realized_pnl)
+        )
         # The exchange's figure is the new baseline; earlier fills no longer re-net over it.
         self.recent_fills = []
 

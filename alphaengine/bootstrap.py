@@ -28,7 +28,9 @@ def init_schema(settings: Settings, seed: RuntimeConfig | None = None) -> None:
         _, config = store.get()
     finally:
         engine.dispose()
-    trading = Trading(scope_for(settings, config.trading.symbol), settings.database_url, create_table=True)
+    trading = Trading(
+        scope_for(settings, config.trading.symbol), settings.database_url, create_table=True
+    )
     ReadModelRecorder.for_trading(trading, create_table=True)
     trading.close()
 

@@ -47,7 +47,12 @@ class StrategyConfig(_Section):
     name: str = Field(default="sma_cross", min_length=1)
     timeframe: str = Field(default="1m", pattern=r"^(1|3|5|15|30)m$|^(1|2|4|6|8|12)h$|^1d$")
     params: dict[str, Any] = Field(
-        default_factory=lambda: {"fast": 5, "slow": 20, "stop_pct": "0.004", "take_profit_pct": "0.008"}
+        default_factory=lambda: {
+            "fast": 5,
+            "slow": 20,
+            "stop_pct": "0.004",
+            "take_profit_pct": "0.008",
+        }
     )
 
 
@@ -123,7 +128,9 @@ class ConfigStore:
                 if exists is not None:
                     raise VersionConflict(expected_version, int(exists.version))
                 conn.execute(
-                    insert(runtime_config).values(id=1, version=1, body=body, updated_at=now, updated_by=by)
+                    insert(runtime_config).values(
+                        id=1, version=1, body=body, updated_at=now, updated_by=by
+                    )
                 )
                 return 1
             result = conn.execute(

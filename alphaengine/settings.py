@@ -122,7 +122,11 @@ def load_settings(
 
     chosen = mode or env.get("ALPHAENGINE_MODE") or secrets.mode
     if chosen not in MODES:
-        source = "--mode" if mode else ("ALPHAENGINE_MODE" if env.get("ALPHAENGINE_MODE") else f"{path}: mode")
+        source = (
+            "--mode"
+            if mode
+            else ("ALPHAENGINE_MODE" if env.get("ALPHAENGINE_MODE") else f"{path}: mode")
+        )
         raise SettingsError(f"{source}: must be one of {', '.join(MODES)}, not {chosen!r}")
 
     keys: ApiKeys | None = getattr(secrets.binance, chosen)

@@ -24,7 +24,9 @@ from sqlalchemy.engine import make_url
 BUSY_TIMEOUT_MS = 30_000
 SYNCHRONOUS = os.environ.get("ALPHAENGINE_SQLITE_SYNCHRONOUS", "FULL").upper()
 if SYNCHRONOUS not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-    raise ValueError(f"ALPHAENGINE_SQLITE_SYNCHRONOUS must be OFF|NORMAL|FULL|EXTRA, not {SYNCHRONOUS!r}")
+    raise ValueError(
+        f"ALPHAENGINE_SQLITE_SYNCHRONOUS must be OFF|NORMAL|FULL|EXTRA, not {SYNCHRONOUS!r}"
+    )
 
 
 def sqlite_url(path: Path) -> str:

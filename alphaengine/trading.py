@@ -27,7 +27,14 @@ from aggregates.command import Command
 from aggregates.engine import Engine
 from aggregates.envelope import Envelope, EnvelopeAsDict, Scope, ScopeAsDict, Source, envelope
 from aggregates.fact import Fact
-from aggregates.facts import AlgoOrderFact, BalanceFact, FillFact, IncomeFact, OrderFact, PositionFact
+from aggregates.facts import (
+    AlgoOrderFact,
+    BalanceFact,
+    FillFact,
+    IncomeFact,
+    OrderFact,
+    PositionFact,
+)
 from aggregates.order import Order, Origin
 from aggregates.position import Position
 from alphaengine.store import configure_engine, eventsourcing_env
@@ -110,7 +117,9 @@ class Trading(Application[UUID]):
         return found or Engine(scope=self.scope, envelope=self.envelope(Source.BOT))
 
     def find_order(self, client_order_id: str, *, is_algo: bool = False) -> Order | None:
-        found: Order | None = self._get_or_none(ids.order_id(self.scope, client_order_id, algo=is_algo))
+        found: Order | None = self._get_or_none(
+            ids.order_id(self.scope, client_order_id, algo=is_algo)
+        )
         return found
 
     def get_order(self, order_aggregate_id: UUID) -> Order:

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from aggregates.facts import AlgoOrderFact, BalanceFact, FillFact, IncomeFact, OrderFact, PositionFact
+from aggregates.facts import (
+    AlgoOrderFact,
+    BalanceFact,
+    FillFact,
+    IncomeFact,
+    OrderFact,
+    PositionFact,
+)
 from alphaengine.trading import OrderIntent
 
 
@@ -60,7 +67,9 @@ class ExchangeGateway(Protocol):
 
     async def place_order(self, intent: OrderIntent) -> OrderAck: ...
 
-    async def get_order(self, symbol: str, client_order_id: str, *, is_algo: bool) -> OrderFact | AlgoOrderFact | None:
+    async def get_order(
+        self, symbol: str, client_order_id: str, *, is_algo: bool
+    ) -> OrderFact | AlgoOrderFact | None:
         """None means the exchange confirmed no such order exists (-2013 / unknown algo)."""
         ...
 

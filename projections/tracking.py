@@ -19,7 +19,7 @@ from alphaengine.trading import Trading
 TRACKING_TABLE = "projections_tracking"
 
 
-class ReadModelRecorder(SQLAlchemyTrackingRecorder):  # type: ignore[misc]
+class ReadModelRecorder(SQLAlchemyTrackingRecorder):
     @classmethod
     def for_trading(cls, trading: Trading, *, create_table: bool = False) -> ReadModelRecorder:
         datastore = trading.recorder.datastore  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""One futures account in single-asset (USDT) mode: wallet, a one-way position, margin and income."""
+"""One futures account in single-asset (USDT) mode: wallet, one-way position, margin, income."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from decimal import Decimal
 from .config import SimulatorConfig
 from .decimals import ZERO, fixed, plain, round8
 from .orders import Order
+from .symbols import max_notional_for
 
 
 @dataclass
@@ -105,6 +106,10 @@ class Account:
         pa = self.position.amount
         opposite = max(ZERO, -pa) if side == "BUY" else max(ZERO, pa)
         return max(ZERO, qty - opposite)
+
+    def _liquidation_text(self, mark: Decimal) -> str:
+        price = self.liquidation_price(mark)
+        return plain(price) if price > 0 else "0"
 
     def liquidation_price(self, mark: Decimal) -> Decimal:
         pa = self.position.amount
@@ -221,7 +226,7 @@ class Account:
                     "isolated": self.margin_type == "ISOLATED",
                     "entryPrice": plain(pos.entry),
                     "breakEvenPrice": plain(pos.break_even),
-                    "maxNotional": "80000000",
+                    "maxNotional": max_notional_for(self.leverage),
                     "bidNotional": "0",
                     "askNotional": "0",
                     "positionSide": "BOTH",
@@ -231,29 +236,23 @@ class Account:
             ],
         }
 
-    def account_v3(
-        self, symbol: str, mark: Decimal, orders: list[Order]
-    ) -> dict[str, object]:
+    def account_v3(self, symbol: str, mark: Decimal, orders: list[Order]) -> dict[str, object]:
         positions = []
         if self.position.amount or any(o.is_open for o in orders):
             row = self.position_v3(symbol, mark, orders)
+            keys = (
+                "symbol",
+                "positionSide",
+                "positionAmt",
+                "isolatedMargin",
+                "notional",
+                "isolatedWallet",
+                "initialMargin",
+                "maintMargin",
+                "updateTime",
+            )
             positions.append(
-                {
-                    k: row[k]
-                    for k in (
-                        "symbol",
-                        "positionSide",
-                        "positionAmt",
-                        "unrealizedProfit",
-                        "isolatedMargin",
-                        "notional",
-                        "isolatedWallet",
-                        "initialMargin",
-                        "maintMargin",
-                        "updateTime",
-                    )
-                }
-                | {"unrealizedProfit": row["unRealizedProfit"]}
+                {k: row[k] for k in keys} | {"unrealizedProfit": row["unRealizedProfit"]}
             )
         return {
             **self._totals(mark, orders),
@@ -270,9 +269,9 @@ class Account:
             "breakEvenPrice": plain(pos.break_even),
             "markPrice": fixed(mark, 8),
             "unRealizedProfit": fixed(pos.unrealized(mark), 8),
-            "liquidationPrice": plain(self.liquidation_price(mark)) if pos.amount else "0",
+            "liquidationPrice": self._liquidation_text(mark),
             "leverage": str(self.leverage),
-            "maxNotionalValue": "80000000",
+            "maxNotionalValue": max_notional_for(self.leverage),
             "marginType": "isolated" if self.margin_type == "ISOLATED" else "cross",
             "isolatedMargin": "0.00000000",
             "isAutoAddMargin": "false",
@@ -294,7 +293,7 @@ class Account:
             "breakEvenPrice": plain(pos.break_even),
             "markPrice": fixed(mark, 8),
             "unRealizedProfit": fixed(pos.unrealized(mark), 8),
-            "liquidationPrice": plain(self.liquidation_price(mark)) if pos.amount else "0",
+            "liquidationPrice": self._liquidation_text(mark),
             "isolatedMargin": "0",
             "notional": fixed(pos.amount * mark, 8),
             "marginAsset": "USDT",
@@ -312,7 +311,12 @@ class Account:
     # ------------------------------------------------------------------ stream payloads
 
     def balance_event_row(self, change: Decimal = ZERO) -> dict[str, object]:
-        return {"a": "USDT", "wb": fixed(self.wallet, 8), "cw": fixed(self.wallet, 8), "bc": plain(change)}
+        return {
+            "a": "USDT",
+            "wb": fixed(self.wallet, 8),
+            "cw": fixed(self.wallet, 8),
+            "bc": fixed(change, 8) if change else "0",
+        }
 
     def position_event_row(self, symbol: str, mark: Decimal) -> dict[str, object]:
         pos = self.position

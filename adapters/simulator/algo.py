@@ -1,4 +1,4 @@
-"""Conditional (algo) orders: parameters, trigger rules and their Binance JSON shapes (spec §3.2)."""
+"""Conditional (algo) orders: parameters, trigger rules and Binance JSON shapes (spec §3.2)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from .validation import (
     check_position_side,
     check_price_grid,
     check_price_range,
-    check_qty_grid,
-    check_qty_range,
+    check_qty,
     check_quantity,
     check_resp_type,
     check_side,
@@ -230,9 +229,7 @@ def parse_algo_order(
         assert callback_rate is not None
         if not Decimal("0.1") <= callback_rate <= Decimal("20"):
             raise BinanceError(-1130, "Invalid data sent for a parameter 'callbackRate'.")
-        activate_price = parse_decimal(
-            "activatePrice", params.get("activatePrice"), required=False
-        )
+        activate_price = parse_decimal("activatePrice", params.get("activatePrice"), required=False)
     else:
         parsed = parse_decimal("triggerPrice", params.get("triggerPrice"))
         assert parsed is not None
@@ -243,8 +240,8 @@ def parse_algo_order(
         if value:
             check_price_grid("price", value, rules)
     if quantity:
-        check_qty_grid(quantity, rules)
-        check_qty_range(quantity, rules, market=order_type != "STOP" and order_type != "TAKE_PROFIT")
+        limit_child = order_type in ("STOP", "TAKE_PROFIT")
+        check_qty(quantity, rules, market=not limit_child)
     for value in (price, trigger_price, activate_price):
         if value:
             check_price_range(value, rules)
@@ -274,8 +271,6 @@ def parse_algo_order(
         create_time=now_ms,
         received_at=received_at,
     )
-    if order_type != "TRAILING_STOP_MARKET" and algo.should_trigger(
-        working_price(working_type)
-    ):
+    if order_type != "TRAILING_STOP_MARKET" and algo.should_trigger(working_price(working_type)):
         raise err(WOULD_TRIGGER)
     return algo, check_resp_type(params)

@@ -38,16 +38,13 @@ def decimals_of(value: Decimal) -> int:
 
 def fixed(value: Decimal, digits: int) -> str:
     """Fixed-point string with exactly ``digits`` decimals (Binance pads: "0.100")."""
-    quantum = Decimal(1).scaleb(-digits)
-    return str(value.quantize(quantum, rounding=ROUND_HALF_UP)) if digits else str(
-        value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    )
+    return format(value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP) + 0, "f")
 
 
 def plain(value: Decimal, max_digits: int = 8) -> str:
-    """Shortest decimal string up to ``max_digits`` decimals, keeping one decimal ("84146.5", "0.0")."""
+    """Shortest string up to ``max_digits`` decimals, with at least one ("84146.5", "0.0")."""
     q = value.quantize(Decimal(1).scaleb(-max_digits), rounding=ROUND_HALF_UP).normalize()
-    text = format(q, "f")
+    text = format(q + 0, "f")
     return text if "." in text else text + ".0"
 
 

@@ -1,4 +1,4 @@
-"""Binance-style rejections: every failure a client can see is a code, a message and an HTTP status."""
+"""Binance-style rejections: every failure a client sees is a code, a message and a status."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from __future__ import annotations
 class BinanceError(Exception):
     """A request the exchange refuses; rendered as ``{"code": ..., "msg": ...}``."""
 
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+    def __init__(
+        self, code: int, msg: str, status: int = 400, retry_after: int | None = None
+    ) -> None:
         super().__init__(f"{code} {msg}")
         self.code = code
         self.msg = msg
         self.status = status
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, object]:
         return {"code": self.code, "msg": self.msg}

@@ -23,11 +23,9 @@ from .errors import (
     UNKNOWN_ORDER,
     BinanceError,
     err,
-    mandatory,
 )
 from .market import Market
 from .orders import Fill, Order
-from .symbols import max_notional_for
 from .validation import OrderRequest, check_grid_and_ranges, check_symbol, parse_new_order
 
 Event = dict[str, object]
@@ -46,6 +44,8 @@ class Exchange:
             wallet=config.futures_balance,
             spot_free=config.spot_balance,
             leverage=config.default_leverage,
+            # ccxt skips balance rows whose updateTime is 0 as "uninitialised".
+            update_time=market.start_ms,
         )
         self.orders: dict[int, Order] = {}
         self.algos: dict[int, AlgoOrder] = {}
@@ -57,7 +57,6 @@ class Exchange:
         self.next_order_id = 4_129_479_001
         self.next_trade_id = 310_194_001
         self.next_algo_id = 1_000_000_033_001
-        self.next_tran_id = 13_526_853_001
         interval = config.funding_interval_hours * HOUR_MS
         self.funding_interval_ms = interval
         self.next_funding_ms = (market.start_ms // interval + 1) * interval
@@ -98,7 +97,9 @@ class Exchange:
     def working_price(self, working_type: str) -> Decimal:
         return self.market.mark if working_type == "MARK_PRICE" else self.market.last
 
-    def _account_update(self, reason: str, now_ms: int, change: Decimal = ZERO, with_position: bool = True) -> Event:
+    def account_update(
+        self, reason: str, now_ms: int, change: Decimal = ZERO, with_position: bool = True
+    ) -> Event:
         return {
             "e": "ACCOUNT_UPDATE",
             "E": now_ms,
@@ -106,7 +107,9 @@ class Exchange:
             "a": {
                 "m": reason,
                 "B": [self.account.balance_event_row(change)],
-                "P": [self.account.position_event_row(self.symbol, self.mark)] if with_position else [],
+                "P": [self.account.position_event_row(self.symbol, self.mark)]
+                if with_position
+                else [],
             },
         }
 
@@ -118,7 +121,8 @@ class Exchange:
         cid = params.get("origClientOrderId")
         if order_id is None and not cid:
             raise BinanceError(
-                -1102, "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!"
+                -1102,
+                "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!",
             )
         if order_id is not None:
             order = self.orders.get(order_id)
@@ -154,7 +158,7 @@ class Exchange:
     def new_order(
         self, params: Mapping[str, str], now_ms: int, received_at: float
     ) -> tuple[Order, dict[str, object], str]:
-        """Place a LIMIT/MARKET order; returns the order, its state at acceptance and the resp type."""
+        """Place a LIMIT/MARKET order; returns it, its state at acceptance and the resp type."""
         req = parse_new_order(
             params, self.symbol, self.account.dual_side, self.client_id_in_use, now_ms
         )
@@ -200,7 +204,9 @@ class Exchange:
     def _match_price(self, side: str, mode: str) -> Decimal:
         level = int(mode.rsplit("_", 1)[1]) - 1 if "_" in mode else 0
         opponent = mode.startswith("OPPONENT")
-        book_side = ("ask" if side == "BUY" else "bid") if opponent else ("bid" if side == "BUY" else "ask")
+        book_side = (
+            ("ask" if side == "BUY" else "bid") if opponent else ("bid" if side == "BUY" else "ask")
+        )
         return self.market.level_price(book_side, level)
 
     def _check_reduce_only(self, side: str, qty: Decimal, reduce_only: bool) -> None:
@@ -295,7 +301,12 @@ class Exchange:
         return fill
 
     def _apply_fills(
-        self, order: Order, fills: list[tuple[Decimal, Decimal]], maker: bool, now_ms: int, batch: Batch
+        self,
+        order: Order,
+        fills: list[tuple[Decimal, Decimal]],
+        maker: bool,
+        now_ms: int,
+        batch: Batch,
     ) -> None:
         """TRADE_LITE per trade → one ACCOUNT_UPDATE → ORDER_TRADE_UPDATE per trade (spec §9.4)."""
         if not fills:
@@ -307,7 +318,7 @@ class Exchange:
             lites.append(order.trade_lite(self.rules, fill, now_ms))
             updates.append(order.trade_update(self.rules, "TRADE", now_ms, fill))
         batch.extend(lites)
-        batch.append(self._account_update("ORDER", now_ms))
+        batch.append(self.account_update("ORDER", now_ms))
         batch.extend(updates)
 
     def _expire(self, order: Order, reason: str, now_ms: int, batch: Batch) -> None:
@@ -372,9 +383,11 @@ class Exchange:
         qty = self._reduce_only_cap(order.side, available, order.reduce_only)
         if qty > 0:
             self._apply_fills(order, [(order.price, qty)], True, now_ms, batch)
-        if order.is_open and order.reduce_only and self._reduce_only_cap(
-            order.side, order.remaining, True
-        ) < order.remaining:
+        if (
+            order.is_open
+            and order.reduce_only
+            and self._reduce_only_cap(order.side, order.remaining, True) < order.remaining
+        ):
             # The position shrank under this reduce-only order: never flip, expire the rest.
             self._expire(order, "4", now_ms, batch)
         self._finish_child(order, now_ms, batch)
@@ -425,16 +438,13 @@ class Exchange:
         algo.actual_order_id = child.order_id
         batch: Batch = [child.trade_update(self.rules, "NEW", now_ms)]
         algo.status = "TRIGGERED"
-        trigger_event_at = len(batch)
         self._execute_taker(child, now_ms, batch)
-        # TRIGGERED goes after the child's fill events but before FINISHED (spec §9.4).
-        finished_at = next(
-            (i for i, e in enumerate(batch) if e["e"] == "ALGO_UPDATE"), len(batch)
-        )
-        algo_snapshot = dict(algo.update_event(self.rules, now_ms))
-        payload = dict(algo_snapshot["o"])  # type: ignore[call-overload]
-        payload["X"] = "TRIGGERED"
-        batch.insert(max(finished_at, trigger_event_at), {**algo_snapshot, "o": payload})
+        # TRIGGERED goes after the child's fill events and before FINISHED (spec §9.4).
+        final_status, algo.status = algo.status, "TRIGGERED"
+        triggered = algo.update_event(self.rules, now_ms)
+        algo.status = final_status
+        finished_at = next((i for i, e in enumerate(batch) if e["e"] == "ALGO_UPDATE"), len(batch))
+        batch.insert(finished_at, triggered)
         self.outbox.append(batch)
 
     def _settle_funding(self, now_ms: int) -> None:
@@ -446,7 +456,7 @@ class Exchange:
         self.account.wallet -= payment
         self.account.update_time = now_ms
         self.account.book_income("FUNDING_FEE", -payment, now_ms, self.symbol)
-        event = self._account_update("FUNDING_FEE", now_ms, -payment, with_position=False)
+        event = self.account_update("FUNDING_FEE", now_ms, -payment, with_position=False)
         event["a"]["S"] = self.symbol  # type: ignore[index]
         self.outbox.append([event])
 
@@ -455,7 +465,9 @@ class Exchange:
         account = self.account
         maint = account.maint_margin(self.mark)
         balance = account.margin_balance(self.mark)
-        in_danger = bool(account.position.amount) and (balance <= 0 or maint / balance >= Decimal("0.8"))
+        in_danger = bool(account.position.amount) and (
+            balance <= 0 or maint / balance >= Decimal("0.8")
+        )
         if in_danger and not self._margin_call_active:
             pos = account.position
             self.outbox.append(
@@ -552,76 +564,3 @@ class Exchange:
 
     def live_algos(self) -> list[AlgoOrder]:
         return [a for a in self.algos.values() if a.status in LIVE_ALGO_STATUSES]
-
-    # ------------------------------------------------------------------ settings and transfers
-
-    def set_leverage(self, params: Mapping[str, str], now_ms: int) -> dict[str, object]:
-        check_symbol(params, self.symbol)
-        leverage = parse_int("leverage", params.get("leverage"), required=True)
-        assert leverage is not None
-        if not 1 <= leverage <= self.rules.max_leverage:
-            raise BinanceError(-4028, f"Leverage {leverage} is not valid")
-        self.account.leverage = leverage
-        self.outbox.append(
-            [{"e": "ACCOUNT_CONFIG_UPDATE", "E": now_ms, "T": now_ms, "ac": {"s": self.symbol, "l": leverage}}]
-        )
-        return {
-            "leverage": leverage,
-            "maxNotionalValue": max_notional_for(leverage),
-            "symbol": self.symbol,
-        }
-
-    def set_margin_type(self, params: Mapping[str, str]) -> None:
-        check_symbol(params, self.symbol)
-        margin_type = (params.get("marginType") or "").upper()
-        if not margin_type:
-            raise mandatory("marginType")
-        if margin_type == "CROSS":
-            margin_type = "CROSSED"
-        if margin_type not in ("CROSSED", "ISOLATED"):
-            raise BinanceError(-1130, "Invalid data sent for a parameter 'marginType'.")
-        if margin_type == self.account.margin_type:
-            raise BinanceError(-4046, "No need to change margin type.")
-        if self.open_orders():
-            raise BinanceError(-4047, "Margin type cannot be changed if there exists open orders.")
-        if self.account.position.amount:
-            raise BinanceError(-4048, "Margin type cannot be changed if there exists position.")
-        self.account.margin_type = margin_type
-
-    def set_dual_side(self, params: Mapping[str, str]) -> None:
-        raw = (params.get("dualSidePosition") or "").lower()
-        if raw not in ("true", "false"):
-            raise mandatory("dualSidePosition")
-        dual = raw == "true"
-        if dual == self.account.dual_side:
-            raise BinanceError(-4059, "No need to change position side.")
-        if self.open_orders():
-            raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
-        if self.account.position.amount:
-            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
-        self.account.dual_side = dual
-
-    def transfer(self, to_futures: bool, amount: Decimal, now_ms: int) -> int:
-        """Move USDT between the spot wallet and the futures wallet atomically."""
-        if amount <= 0:
-            raise BinanceError(-1130, "Invalid data sent for a parameter 'amount'.")
-        account = self.account
-        if to_futures:
-            if amount > account.spot_free:
-                raise BinanceError(-5002, "You have insufficient balance.")
-            account.spot_free -= amount
-            account.wallet += amount
-        else:
-            withdrawable = min(account.wallet, account.available(self.mark, self.open_orders()))
-            if amount > withdrawable:
-                raise BinanceError(-5002, "You have insufficient balance.")
-            account.wallet -= amount
-            account.spot_free += amount
-        account.update_time = now_ms
-        change = amount if to_futures else -amount
-        account.book_income("TRANSFER", change, now_ms)
-        self.outbox.append(
-            [self._account_update("DEPOSIT" if to_futures else "WITHDRAW", now_ms, change, with_position=False)]
-        )
-        self.next_tran_id += 1
-        return self.next_tran_id

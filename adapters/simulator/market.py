@@ -1,4 +1,4 @@
-"""The market: a seeded (or replayed) price path, 1-minute candles, klines and a finite order book."""
+"""The market: a seeded (or replayed) price path, 1m candles, klines and a finite book."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ def bucket_end(start: int, interval: str) -> int:
     """Exclusive end of the bucket that starts at ``start``."""
     if interval == "1M":
         moment = datetime.fromtimestamp(start / 1000, tz=UTC)
-        year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+        year, month = (
+            (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+        )
         return int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
     return start + INTERVAL_MS[interval]
 
@@ -103,7 +105,7 @@ class Tick:
 
 
 def _load_csv(path: str | Path) -> list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal]]:
-    """Binance kline CSV rows (openTime, open, high, low, close, volume, ...); a header is allowed."""
+    """Binance kline CSV rows (openTime, open, high, low, close, volume, ...); header allowed."""
     rows: list[tuple[Decimal, Decimal, Decimal, Decimal, Decimal]] = []
     with open(path, newline="") as handle:
         for record in csv.reader(handle):
@@ -176,7 +178,9 @@ class Market:
         trade_id = 1
         for i in range(n):
             segment = prices[i * k : (i + 1) * k + 1]
-            candle = Candle(start_ms - (n - i) * MINUTE_MS, segment[0], segment[0], segment[0], segment[0])
+            candle = Candle(
+                start_ms - (n - i) * MINUTE_MS, segment[0], segment[0], segment[0], segment[0]
+            )
             for price in segment[1:]:
                 qty = Decimal(rng.randint(500, 5000)) / 1000
                 trades = rng.randint(5, 60)
@@ -239,7 +243,9 @@ class Market:
             self.candles.append(Candle(candle.open_time + MINUTE_MS, price, price, price, price))
             if len(self.candles) > MAX_CANDLES:
                 del self.candles[: len(self.candles) - MAX_CANDLES]
-        return Tick(self.tick_index, time_ms, price, qty, trades, first_id, self.trade_id - 1, closed)
+        return Tick(
+            self.tick_index, time_ms, price, qty, trades, first_id, self.trade_id - 1, closed
+        )
 
     def jump(self, target: Decimal, time_ms: int) -> Tick:
         """An immediate trade at ``target`` (no clock movement); the path continues from there."""
@@ -251,7 +257,9 @@ class Market:
         self._book_cache.clear()
         self._consumed.clear()
         self.current.add(price, self.rules.min_qty, 1, first_id, first_id)
-        return Tick(self.tick_index, time_ms, price, self.rules.min_qty, 1, first_id, first_id, None)
+        return Tick(
+            self.tick_index, time_ms, price, self.rules.min_qty, 1, first_id, first_id, None
+        )
 
     def drift_to(self, target: Decimal, ticks: int | None = None) -> None:
         """Walk linearly to ``target`` over the next ticks (one candle by default)."""
@@ -301,7 +309,9 @@ class Market:
     def best_bid(self) -> Decimal:
         return self.level_price("bid", 0)
 
-    def sweep(self, taker_side: str, qty: Decimal, limit: Decimal | None, *, commit: bool) -> list[tuple[Decimal, Decimal]]:
+    def sweep(
+        self, taker_side: str, qty: Decimal, limit: Decimal | None, *, commit: bool
+    ) -> list[tuple[Decimal, Decimal]]:
         """Fills a taker of ``qty`` would get walking the book up to ``limit`` (None = no limit)."""
         book_side = "ask" if taker_side == "BUY" else "bid"
         fills: list[tuple[Decimal, Decimal]] = []
@@ -309,8 +319,8 @@ class Market:
         level = 0
         while remaining > 0 and level < 2000:
             price = self.level_price(book_side, level)
-            if price <= 0 or limit is not None and (
-                price > limit if taker_side == "BUY" else price < limit
+            if price <= 0 or (
+                limit is not None and (price > limit if taker_side == "BUY" else price < limit)
             ):
                 break
             size = self._level_sizes(book_side, level + 1)[level] - self._consumed.get(
@@ -333,13 +343,11 @@ class Market:
 
     # ------------------------------------------------------------------ klines
 
-    def klines(
-        self, interval: str, start: int | None, end: int | None, limit: int
-    ) -> list[Candle]:
+    def klines(self, interval: str, start: int | None, end: int | None, limit: int) -> list[Candle]:
         if start is None:
-            reach = (end if end is not None else self.current.open_time) - INTERVAL_MS[
-                interval
-            ] * (limit + 1)
+            reach = (end if end is not None else self.current.open_time) - INTERVAL_MS[interval] * (
+                limit + 1
+            )
         else:
             reach = start
         times = [c.open_time for c in self.candles]

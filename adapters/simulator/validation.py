@@ -27,7 +27,17 @@ CONDITIONAL_TYPES = frozenset(
 )
 TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK", "GTX", "GTD"})
 PRICE_MATCH = frozenset(
-    {"NONE", "OPPONENT", "OPPONENT_5", "OPPONENT_10", "OPPONENT_20", "QUEUE", "QUEUE_5", "QUEUE_10", "QUEUE_20"}
+    {
+        "NONE",
+        "OPPONENT",
+        "OPPONENT_5",
+        "OPPONENT_10",
+        "OPPONENT_20",
+        "QUEUE",
+        "QUEUE_5",
+        "QUEUE_10",
+        "QUEUE_20",
+    }
 )
 STP_MODES = frozenset({"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"})
 
@@ -83,24 +93,26 @@ def check_client_id(value: str | None, in_use: Callable[[str], bool]) -> None:
         raise err(DUPLICATE_CLIENT_ID)
 
 
+# Binance answers -1111 only beyond the asset's precision; finer-than-tick values get -4014/-4023.
+MAX_DECIMALS = 8
+
+
 def check_price_grid(name: str, value: Decimal, rules: SymbolRules) -> None:
-    if decimals_of(value) > max(rules.price_precision, decimals_of(rules.tick_size)):
+    if decimals_of(value) > MAX_DECIMALS:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if rules.tick_size and (value - rules.min_price) % rules.tick_size != 0:
         raise BinanceError(-4014, "Price not increased by tick size.")
 
 
-def check_qty_grid(value: Decimal, rules: SymbolRules) -> None:
-    if decimals_of(value) > rules.quantity_precision:
+def check_qty(value: Decimal, rules: SymbolRules, market: bool) -> None:
+    """Precision and step (one stage, spec §9.3), then the minimum and maximum."""
+    if decimals_of(value) > MAX_DECIMALS:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if rules.step_size and (value - rules.min_qty) % rules.step_size != 0:
         raise BinanceError(-4023, "Qty not increased by step size.")
-
-
-def check_qty_range(value: Decimal, rules: SymbolRules, market: bool) -> None:
-    max_qty = rules.market_max_qty if market else rules.max_qty
     if value < rules.min_qty:
         raise BinanceError(-4004, f"Quantity less than min qty: {rules.min_qty}.")
+    max_qty = rules.market_max_qty if market else rules.max_qty
     if value > max_qty:
         raise BinanceError(-4005, f"Quantity greater than max qty: {max_qty}.")
 
@@ -127,14 +139,12 @@ def check_percent_price(side: str, price: Decimal, mark: Decimal, rules: SymbolR
             )
 
 
-def check_notional(
-    price: Decimal, qty: Decimal, reduce_only: bool, rules: SymbolRules
-) -> None:
+def check_notional(price: Decimal, qty: Decimal, reduce_only: bool, rules: SymbolRules) -> None:
     if not reduce_only and price * qty < rules.min_notional:
+        minimum = format(rules.min_notional.normalize(), "f")
         raise BinanceError(
             -4164,
-            f"Order's notional must be no smaller than {rules.min_notional.normalize()} "
-            "(unless you choose reduce only).",
+            f"Order's notional must be no smaller than {minimum} (unless you choose reduce only).",
         )
 
 
@@ -238,8 +248,7 @@ def check_grid_and_ranges(req: OrderRequest, rules: SymbolRules, mark: Decimal) 
     """Tick/step → min/max → PERCENT_PRICE → notional, as in spec §9.3."""
     if req.price:
         check_price_grid("price", req.price, rules)
-    check_qty_grid(req.quantity, rules)
-    check_qty_range(req.quantity, rules, market=req.type == "MARKET")
+    check_qty(req.quantity, rules, market=req.type == "MARKET")
     if req.price:
         check_price_range(req.price, rules)
         check_percent_price(req.side, req.price, mark, rules)

@@ -9,6 +9,7 @@ ccxt (``binanceusdm`` with ``urls['api']`` overridden) and raw aiohttp for byte-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -135,8 +136,8 @@ def make_bsm(client: AsyncClient, server: SimulatorServer) -> BinanceSocketManag
     return bsm
 
 
-@pytest.fixture
-def bsm(client: AsyncClient, sim: SimulatorServer) -> BinanceSocketManager:
+@pytest_asyncio.fixture
+async def bsm(client: AsyncClient, sim: SimulatorServer) -> BinanceSocketManager:
     return make_bsm(client, sim)
 
 
@@ -149,6 +150,7 @@ class Recorder:
         self.events: list[Event] = []
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._stopping = False
 
     async def __aenter__(self) -> Recorder:
         await self.socket.__aenter__()
@@ -157,16 +159,19 @@ class Recorder:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # Cancelling a task blocked in python-binance's recv() (an asyncio.wait_for) can be
+        # swallowed on Python 3.11, so never wait on the pump unboundedly.
+        self._stopping = True
         if self._task:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            await asyncio.wait({self._task}, timeout=1)
         await asyncio.wait_for(self.socket.__aexit__(None, None, None), timeout=5)
+        if self._task and not self._task.done():
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=2)
 
     async def _pump(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 msg = await self.socket.recv()
             except asyncio.CancelledError:
@@ -187,15 +192,11 @@ class Recorder:
                     f"timed out after {timeout}s; events so far: {summarize(self.events)}"
                 )
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
-            except TimeoutError:
-                pass
         return self.events
 
-    async def wait_event(
-        self, predicate: Callable[[Event], bool], timeout: float = 5.0
-    ) -> Event:
+    async def wait_event(self, predicate: Callable[[Event], bool], timeout: float = 5.0) -> Event:
         events = await self.wait_for(lambda evs: any(predicate(e) for e in evs), timeout)
         return next(e for e in events if predicate(e))
 
@@ -378,11 +379,13 @@ async def raw(sim: SimulatorServer) -> AsyncIterator[RawApi]:
 # ccxt
 
 
-def make_ccxt(server: SimulatorServer) -> Any:
+def make_ccxt(server: SimulatorServer, pro: bool = False) -> Any:
     import ccxt.async_support as ccxt_async
+    import ccxt.pro as ccxt_pro
 
     b = server.url
-    exchange = ccxt_async.binanceusdm(
+    exchange_class = ccxt_pro.binanceusdm if pro else ccxt_async.binanceusdm
+    exchange = exchange_class(
         {
             "apiKey": DEFAULT_API_KEY,
             "secret": DEFAULT_API_SECRET,
@@ -409,6 +412,9 @@ def make_ccxt(server: SimulatorServer) -> Any:
             "sapiV4": b + "/sapi/v4",
         }
     )
+    if pro:
+        # ccxt.pro rewrites ".../ws" to ".../<category>/ws" and uses "/private/ws?listenKey=".
+        exchange.urls["api"]["ws"]["linear"] = server.ws_url + "ws"
     return exchange
 
 

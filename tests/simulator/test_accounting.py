@@ -36,9 +36,13 @@ async def fill_resting(
     away = Decimal("50") if side == "BUY" else Decimal("-50")
     sim.set_price(price + away, mode="jump")
     placed = await client.futures_create_order(
-        symbol=SYMBOL, side=side, type="LIMIT", timeInForce="GTC", quantity=qty,
+        symbol=SYMBOL,
+        side=side,
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity=qty,
         price=str(price),
-    )  # fmt: skip
+    )
     assert placed["status"] == "NEW", placed
     await move_price(sim, price - away)
 
@@ -221,9 +225,13 @@ async def test_open_order_margin_counts_in_available(
     before = D(usdt_row(await client.futures_account_balance())["availableBalance"])
     assert before == FUTURES_BALANCE
     await client.futures_create_order(
-        symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.100",
+        symbol=SYMBOL,
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.100",
         price="59000",
-    )  # fmt: skip
+    )
     account = await client.futures_account()
     order_im = Decimal("59000") * Decimal("0.1") / 20
     assert D(account["totalOpenOrderInitialMargin"]) >= order_im - CENT

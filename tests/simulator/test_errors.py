@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from binance import AsyncClient
+from binance.exceptions import BinanceAPIException
 
-from adapters.simulator import SimulatorServer
+from adapters.simulator import SimulatorServer, SymbolRules
 
 from .conftest import SYMBOL, D, RawApi, book, expect_api_error
 
@@ -30,9 +31,7 @@ def limit(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-async def rejected(
-    client: AsyncClient, sim: SimulatorServer, code: int, **overrides: Any
-) -> str:
+async def rejected(client: AsyncClient, sim: SimulatorServer, code: int, **overrides: Any) -> str:
     """Place an order that must be rejected with `code`, and check nothing was created."""
     before = len(sim.state()["orders"])
     err = await expect_api_error(client.futures_create_order(**limit(**overrides)), code)
@@ -74,13 +73,21 @@ async def test_4003_quantity_not_positive(client: AsyncClient, sim: SimulatorSer
     await rejected(client, sim, -4003, quantity="0")
 
 
-async def test_4015_bad_client_order_id(client: AsyncClient, sim: SimulatorServer) -> None:
-    await rejected(client, sim, -4015, newClientOrderId="has space")
+async def test_4015_bad_client_order_id(
+    client: AsyncClient, sim: SimulatorServer, raw: RawApi
+) -> None:
     await rejected(client, sim, -4015, newClientOrderId="x" * 37)
-    await rejected(client, sim, -4015, newClientOrderId="bad#char")
-    # The regex allows . : / _ - and 36 characters.
-    ok = await client.futures_create_order(**limit(newClientOrderId="a.b:c/d_e-" + "f" * 25))
-    assert ok["clientOrderId"] == "a.b:c/d_e-" + "f" * 25
+    # python-binance signs unencoded values but sends them form-encoded, so ids with characters
+    # that need encoding are sent raw (signed over the encoded bytes, as ccxt does).
+    for bad in ("has space", "bad#char", "é"):
+        resp = await raw.signed("POST", "/fapi/v1/order", limit(newClientOrderId=bad))
+        assert (resp.status, resp.code) == (400, -4015), (bad, resp.text)
+    assert sim.state()["orders"] == []
+    # The regex allows . : / _ - and up to 36 characters.
+    valid = "a.b:c/d_e-" + "f" * 26
+    resp = await raw.signed("POST", "/fapi/v1/order", limit(newClientOrderId=valid))
+    assert resp.status == 200, resp.text
+    assert resp.body["clientOrderId"] == valid
 
 
 async def test_4116_duplicated_client_order_id(client: AsyncClient, sim: SimulatorServer) -> None:
@@ -114,13 +121,47 @@ async def test_4014_price_not_on_tick(client: AsyncClient, sim: SimulatorServer)
     assert msg == "Price not increased by tick size."
 
 
+async def test_over_precise_values_fail_at_the_tick_step_stage(
+    client: AsyncClient, sim: SimulatorServer
+) -> None:
+    """§9.3 checks tick/step/precision (-4014/-4023/-1111) as one stage before min/max.
+
+    With BTCUSDT's filters (step 0.001 = 10^-quantityPrecision) an off-step quantity is also
+    over-precise, so the spec allows either code; it must not reach min/max, notional or margin.
+    """
+    cases: list[tuple[dict[str, str], set[int]]] = [
+        ({"quantity": "0.0105"}, {-4023, -1111}),
+        ({"quantity": "0.0001"}, {-4023, -1111}),
+        ({"quantity": "0.0001", "price": "59000.123"}, {-4014, -4023, -1111}),
+        ({"price": "59000.123"}, {-4014, -1111}),
+    ]
+    for overrides, codes in cases:
+        with pytest.raises(BinanceAPIException) as info:
+            await client.futures_create_order(**limit(**overrides))
+        assert (info.value.status_code, info.value.code in codes) == (400, True), (
+            overrides,
+            info.value.code,
+        )
+    assert sim.state()["orders"] == []
+
+
+# A symbol whose step is coarser than its precision (like many altcoins) reaches -4023 and -4004.
+COARSE = SymbolRules(step_size=Decimal("0.005"), min_qty=Decimal("0.010"))
+
+
+@pytest.mark.sim_config(rules=COARSE)
 async def test_4023_qty_not_on_step(client: AsyncClient, sim: SimulatorServer) -> None:
-    msg = await rejected(client, sim, -4023, quantity="0.0105")
+    f = (await filters(client))["LOT_SIZE"]
+    assert (D(f["stepSize"]), D(f["minQty"])) == (Decimal("0.005"), Decimal("0.010"))
+    msg = await rejected(client, sim, -4023, quantity="0.012")
     assert msg == "Qty not increased by step size."
+    ok = await client.futures_create_order(**limit(quantity="0.015"))
+    assert ok["status"] == "NEW"
 
 
+@pytest.mark.sim_config(rules=COARSE)
 async def test_4004_qty_below_min(client: AsyncClient, sim: SimulatorServer) -> None:
-    await rejected(client, sim, -4004, quantity="0.0001")
+    await rejected(client, sim, -4004, quantity="0.005")
 
 
 async def test_4005_qty_above_max(client: AsyncClient, sim: SimulatorServer) -> None:
@@ -129,9 +170,14 @@ async def test_4005_qty_above_max(client: AsyncClient, sim: SimulatorServer) -> 
     await rejected(client, sim, -4005, quantity=str(too_many))
     market_max = D(f["MARKET_LOT_SIZE"]["maxQty"])
     await rejected(
-        client, sim, -4005, type="MARKET", price=None, timeInForce=None,
+        client,
+        sim,
+        -4005,
+        type="MARKET",
+        price=None,
+        timeInForce=None,
         quantity=str(market_max + 1),
-    )  # fmt: skip
+    )
 
 
 async def test_4013_price_below_min(client: AsyncClient, sim: SimulatorServer) -> None:
@@ -168,17 +214,23 @@ async def test_4024_sell_below_percent_price(client: AsyncClient, sim: Simulator
 
 async def test_4164_min_notional(client: AsyncClient, sim: SimulatorServer) -> None:
     msg = await rejected(client, sim, -4164, quantity="0.001")  # 59 USDT < 100
-    assert "100" in msg
+    assert "no smaller than 100 " in msg, msg
     # MARKET uses the mark price for the notional.
-    await rejected(client, sim, -4164, type="MARKET", price=None, timeInForce=None, quantity="0.001")
+    await rejected(
+        client, sim, -4164, type="MARKET", price=None, timeInForce=None, quantity="0.001"
+    )
 
 
 async def test_4164_waived_for_reduce_only(client: AsyncClient, sim: SimulatorServer) -> None:
     await open_long(client, "0.002")
     res = await client.futures_create_order(
-        symbol=SYMBOL, side="SELL", type="MARKET", quantity="0.001", reduceOnly="true",
+        symbol=SYMBOL,
+        side="SELL",
+        type="MARKET",
+        quantity="0.001",
+        reduceOnly="true",
         newOrderRespType="RESULT",
-    )  # fmt: skip
+    )
     assert res["status"] == "FILLED"
     assert D(sim.state()["position"]["positionAmt"]) == Decimal("0.001")
 
@@ -196,15 +248,15 @@ async def test_2022_reduce_only_same_direction(client: AsyncClient, sim: Simulat
     await rejected(client, sim, -2022, side="BUY", quantity="0.002", reduceOnly="true")
 
 
-async def test_4118_reduce_only_already_covered(
-    client: AsyncClient, sim: SimulatorServer
-) -> None:
+async def test_4118_reduce_only_already_covered(client: AsyncClient, sim: SimulatorServer) -> None:
     await open_long(client, "0.002")
     first = await client.futures_create_order(
         **limit(side="SELL", price="61000", quantity="0.002", reduceOnly="true")
     )
     assert first["reduceOnly"] is True and first["status"] == "NEW"
-    await rejected(client, sim, -4118, side="SELL", price="61500", quantity="0.001", reduceOnly="true")
+    await rejected(
+        client, sim, -4118, side="SELL", price="61500", quantity="0.001", reduceOnly="true"
+    )
 
 
 async def test_2019_margin_insufficient(client: AsyncClient, sim: SimulatorServer) -> None:
@@ -218,7 +270,9 @@ async def test_2019_margin_insufficient(client: AsyncClient, sim: SimulatorServe
     await rejected(client, sim, -2019, quantity="1.000")
 
 
-async def test_5021_fok_not_fillable(client: AsyncClient, sim: SimulatorServer, raw: RawApi) -> None:
+async def test_5021_fok_not_fillable(
+    client: AsyncClient, sim: SimulatorServer, raw: RawApi
+) -> None:
     depth = await book(raw)
     below_ask = D(depth["asks"][0][0]) - Decimal("200")
     await rejected(client, sim, -5021, timeInForce="FOK", price=str(below_ask), quantity="0.002")
@@ -232,9 +286,14 @@ async def test_5022_gtx_would_take(client: AsyncClient, sim: SimulatorServer, ra
     )
     assert "Post Only" in msg
     await rejected(
-        client, sim, -5022, side="SELL", timeInForce="GTX", price=str(D(depth["bids"][0][0])),
+        client,
+        sim,
+        -5022,
+        side="SELL",
+        timeInForce="GTX",
+        price=str(D(depth["bids"][0][0])),
         quantity="0.002",
-    )  # fmt: skip
+    )
     assert sim.state()["trades"] == []
 
 
@@ -258,7 +317,9 @@ async def test_2011_cancel_unknown_or_filled(client: AsyncClient) -> None:
         symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.002", newOrderRespType="RESULT"
     )
     assert filled["status"] == "FILLED"
-    await expect_api_error(client.futures_cancel_order(symbol=SYMBOL, orderId=filled["orderId"]), -2011)
+    await expect_api_error(
+        client.futures_cancel_order(symbol=SYMBOL, orderId=filled["orderId"]), -2011
+    )
 
 
 async def test_1125_listen_key_does_not_exist(client: AsyncClient) -> None:
@@ -279,14 +340,16 @@ async def test_validation_order(client: AsyncClient, sim: SimulatorServer) -> No
     # symbol before params
     await rejected(client, sim, -1121, symbol="NOPEUSDT", quantity=None)
     # params before client id
-    await rejected(client, sim, -1102, quantity=None, newClientOrderId="has space")
+    await rejected(client, sim, -1102, quantity=None, newClientOrderId="x" * 37)
     # client id before tick
-    await rejected(client, sim, -4015, newClientOrderId="has space", price="59000.05")
+    await rejected(client, sim, -4015, newClientOrderId="x" * 37, price="59000.05")
     # tick before PERCENT_PRICE and notional
     await rejected(client, sim, -4014, price="70000.05", quantity="0.001")
     # PERCENT_PRICE before notional
     await rejected(client, sim, -4016, price="70000", quantity="0.001")
     # reduceOnly before margin
-    await rejected(client, sim, -2022, side="SELL", price="61000", quantity="5.000", reduceOnly="true")
+    await rejected(
+        client, sim, -2022, side="SELL", price="61000", quantity="5.000", reduceOnly="true"
+    )
     # margin before TIF
     await rejected(client, sim, -2019, quantity="5.000", timeInForce="FOK")

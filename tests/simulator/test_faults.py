@@ -88,9 +88,12 @@ async def test_apply_then_503_places_the_order(
 
 async def test_apply_then_timeout_places_the_order(raw: RawApi, client: AsyncClient) -> None:
     await raw.add_fault(
-        {"kind": "apply_then_timeout", "match": {"method": "POST", "path": "/fapi/v1/order"},
-         "count": 1}
-    )  # fmt: skip
+        {
+            "kind": "apply_then_timeout",
+            "match": {"method": "POST", "path": "/fapi/v1/order"},
+            "count": 1,
+        }
+    )
     t0 = time.monotonic()
     with pytest.raises(TimeoutError):
         await client.futures_create_order(**resting("atimeout"), requests_params={"timeout": 1})
@@ -107,9 +110,7 @@ async def test_fail_503_does_not_place(client: AsyncClient, sim: SimulatorServer
     sim.add_fault(FaultRule(kind="fail_503", method="POST", path="/fapi/v1/order", count=1))
     err = await expect_api_error(client.futures_create_order(**resting("f503")), -1000, status=503)
     assert err.message == UNKNOWN_503
-    await expect_api_error(
-        client.futures_get_order(symbol=SYMBOL, origClientOrderId="f503"), -2013
-    )
+    await expect_api_error(client.futures_get_order(symbol=SYMBOL, origClientOrderId="f503"), -2013)
     assert sim.state()["orders"] == []
     # count=1: the retry goes through.
     ok = await client.futures_create_order(**resting("f503"))
@@ -142,7 +143,9 @@ async def test_rate_limit_fault_429_then_418(raw: RawApi) -> None:
     assert 290 <= int(banned.headers["Retry-After"]) <= 300
 
 
-async def test_rate_limit_fault_in_python_binance(client: AsyncClient, sim: SimulatorServer) -> None:
+async def test_rate_limit_fault_in_python_binance(
+    client: AsyncClient, sim: SimulatorServer
+) -> None:
     sim.add_fault(
         FaultRule(kind="rate_limit", method="GET", path="/fapi/v3/balance", count=1, retry_after=3)
     )
@@ -161,9 +164,13 @@ async def test_clock_skew(client: AsyncClient, sim: SimulatorServer) -> None:
 
 async def test_clock_skew_via_rest(raw: RawApi, client: AsyncClient) -> None:
     await raw.add_fault(
-        {"kind": "clock_skew", "match": {"method": "GET", "path": "/fapi/v2/account"},
-         "probability": 1.0, "skew_ms": -30_000}
-    )  # fmt: skip
+        {
+            "kind": "clock_skew",
+            "match": {"method": "GET", "path": "/fapi/v2/account"},
+            "probability": 1.0,
+            "skew_ms": -30_000,
+        }
+    )
     await expect_api_error(client.futures_account(), -1021)
     assert await client.futures_account_balance(), "other paths are unaffected"
     await raw.clear_faults()
@@ -179,9 +186,12 @@ async def test_match_count_probability_and_clear(raw: RawApi) -> None:
     assert (await raw.public("/fapi/v1/ping")).status == 200
 
     await raw.add_fault(
-        {"kind": "fail_503", "match": {"method": "GET", "path": "/fapi/v1/time"},
-         "probability": 1.0}
-    )  # fmt: skip
+        {
+            "kind": "fail_503",
+            "match": {"method": "GET", "path": "/fapi/v1/time"},
+            "probability": 1.0,
+        }
+    )
     assert [(await raw.public("/fapi/v1/time")).status for _ in range(3)] == [503] * 3
     await raw.clear_faults()
     assert (await raw.public("/fapi/v1/time")).status == 200
@@ -283,9 +293,7 @@ async def test_duplicate_events(
     assert Decimal(sim.state()["position"]["positionAmt"]) == Decimal("0.002")
 
 
-async def test_shuffle_events(
-    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi
-) -> None:
+async def test_shuffle_events(client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi) -> None:
     await raw.add_fault({"kind": "shuffle_events", "probability": 1.0})
     n = 6
     async with Recorder(bsm.futures_user_socket()) as rec:
@@ -295,11 +303,11 @@ async def test_shuffle_events(
                 symbol=SYMBOL, side=side, type="MARKET", quantity="0.002", newClientOrderId=f"sh{i}"
             )
         await rec.wait_for(
-            lambda evs: all(
-                any(e["o"]["X"] == "FILLED" for e in otu(evs, f"sh{i}")) for i in range(n)
+            lambda evs: (
+                all(any(e["o"]["X"] == "FILLED" for e in otu(evs, f"sh{i}")) for i in range(n))
+                and len(events_of(evs, "TRADE_LITE")) >= n
+                and len(events_of(evs, "ACCOUNT_UPDATE")) >= n
             )
-            and len(events_of(evs, "TRADE_LITE")) >= n
-            and len(events_of(evs, "ACCOUNT_UPDATE")) >= n
         )
         await rec.quiet(0.2)
     events = user_events(rec.events)

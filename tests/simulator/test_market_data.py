@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from binance import AsyncClient
@@ -104,7 +105,7 @@ async def test_klines_shape(client: AsyncClient, sim: SimulatorServer) -> None:
         assert D(low) <= min(D(o), D(c)) <= max(D(o), D(c)) <= D(h)
     opens = [k[0] for k in klines]
     assert opens == sorted(opens)
-    assert all(b - a == 60_000 for a, b in zip(opens, opens[1:], strict=False))
+    assert all(b - a == 60_000 for a, b in itertools.pairwise(opens))
 
 
 async def test_klines_5m_interval(client: AsyncClient) -> None:
@@ -174,9 +175,7 @@ async def test_routing_prefixes_of_clients(sim: SimulatorServer) -> None:
         v3_balance = await c.futures_account_balance()  # /fapi/v3/balance
         v2_account = await c.futures_account()  # /fapi/v2/account
         v3_positions = await c.futures_position_information(symbol=SYMBOL)  # /fapi/v3/positionRisk
-        assert D(next(r for r in v3_balance if r["asset"] == "USDT")["balance"]) == Decimal(
-            "10000"
-        )
+        assert D(next(r for r in v3_balance if r["asset"] == "USDT")["balance"]) == Decimal("10000")
         assert D(v2_account["totalWalletBalance"]) == Decimal("10000")
         assert isinstance(v3_positions, list)
     finally:

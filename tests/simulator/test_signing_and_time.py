@@ -47,7 +47,9 @@ async def test_query_plus_body_concatenated_without_ampersand(
     query = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC"
     body = f"quantity=0.010&price=59000&recvWindow=5000&timestamp={raw.server_now()}"
     signature = sign(raw.secret, query + body)
-    resp = await raw.send("POST", "/fapi/v1/order", query=query, body=f"{body}&signature={signature}")
+    resp = await raw.send(
+        "POST", "/fapi/v1/order", query=query, body=f"{body}&signature={signature}"
+    )
     assert resp.status == 200, resp.text
     assert D(resp.body["origQty"]) == D("0.010")
     # Signing with an '&' inserted is a different payload → -1022.
@@ -71,9 +73,11 @@ async def test_query_string_value_wins_over_body(raw: RawApi, sim: SimulatorServ
         f"&timestamp={raw.server_now()}"
     )
     resp = await raw.send(
-        "POST", "/fapi/v1/order", query=query,
+        "POST",
+        "/fapi/v1/order",
+        query=query,
         body=f"{body}&signature={sign(raw.secret, query + body)}",
-    )  # fmt: skip
+    )
     assert resp.status == 200, resp.text
     assert D(resp.body["origQty"]) == D("0.020")
     order = sim_order(sim, "dup-param")
@@ -105,7 +109,9 @@ async def test_verifies_raw_bytes_unsorted_and_percent_encoded(
     ]
     payload = urllib.parse.urlencode(params, safe="")
     assert "x-a%3Ab%2Fc.d" in payload
-    resp = await raw.send("POST", "/fapi/v1/order", body=f"{payload}&signature={sign(raw.secret, payload)}")
+    resp = await raw.send(
+        "POST", "/fapi/v1/order", body=f"{payload}&signature={sign(raw.secret, payload)}"
+    )
     assert resp.status == 200, resp.text
     assert resp.body["clientOrderId"] == "x-a:b/c.d"
     # Re-sorting the same params would be a different byte string: the server must not do it.
@@ -114,9 +120,13 @@ async def test_verifies_raw_bytes_unsorted_and_percent_encoded(
 
 async def test_delete_with_params_in_query(raw: RawApi, client: AsyncClient) -> None:
     placed = await client.futures_create_order(
-        symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.010",
+        symbol=SYMBOL,
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.010",
         price="59000",
-    )  # fmt: skip
+    )
     resp = await raw.signed(
         "DELETE", "/fapi/v1/order", {"symbol": SYMBOL, "orderId": placed["orderId"]}, in_body=False
     )
@@ -126,7 +136,9 @@ async def test_delete_with_params_in_query(raw: RawApi, client: AsyncClient) -> 
 
 async def test_post_with_everything_in_query_and_empty_body(raw: RawApi) -> None:
     payload = f"{ORDER}&timestamp={raw.server_now()}"
-    resp = await raw.send("POST", "/fapi/v1/order", query=f"{payload}&signature={sign(raw.secret, payload)}")
+    resp = await raw.send(
+        "POST", "/fapi/v1/order", query=f"{payload}&signature={sign(raw.secret, payload)}"
+    )
     assert resp.status == 200, resp.text
 
 
@@ -156,7 +168,9 @@ async def test_missing_signature_or_timestamp(raw: RawApi) -> None:
     resp = await raw.send("GET", "/fapi/v3/balance", query=f"timestamp={raw.server_now()}")
     assert resp.status == 400 and resp.code in (-1102, -1022), resp.text
     payload = "recvWindow=5000"
-    resp = await raw.send("GET", "/fapi/v3/balance", query=f"{payload}&signature={sign(raw.secret, payload)}")
+    resp = await raw.send(
+        "GET", "/fapi/v3/balance", query=f"{payload}&signature={sign(raw.secret, payload)}"
+    )
     assert (resp.status, resp.code) == (400, -1102), resp.text
 
 

@@ -112,9 +112,14 @@ async def test_resting_limit_events_at_place_and_fill(
     sim.set_price(Decimal("59800"), mode="jump")
     async with Recorder(bsm.futures_user_socket()) as rec:
         await client.futures_create_order(
-            symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.020",
-            price=str(price), newClientOrderId="ws-rest",
-        )  # fmt: skip
+            symbol=SYMBOL,
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.020",
+            price=str(price),
+            newClientOrderId="ws-rest",
+        )
         await rec.wait_for(lambda evs: len(otu(evs, "ws-rest")) >= 1)
         await rec.quiet(0.2)
         assert kinds(rec.events) == ["OTU:NEW"], "placing a resting order emits only OTU NEW"
@@ -165,14 +170,17 @@ async def test_partial_fills_event_order(
     assert D(account["a"]["P"][0]["pa"]) == qty
 
 
-async def test_cancel_emits_only_canceled(
-    client: AsyncClient, bsm: BinanceSocketManager
-) -> None:
+async def test_cancel_emits_only_canceled(client: AsyncClient, bsm: BinanceSocketManager) -> None:
     async with Recorder(bsm.futures_user_socket()) as rec:
         o = await client.futures_create_order(
-            symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.005",
-            price="61000", newClientOrderId="ws-cxl",
-        )  # fmt: skip
+            symbol=SYMBOL,
+            side="SELL",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.005",
+            price="61000",
+            newClientOrderId="ws-cxl",
+        )
         await client.futures_cancel_order(symbol=SYMBOL, orderId=o["orderId"])
         await rec.wait_for(lambda evs: len(otu(evs, "ws-cxl")) >= 2)
         await rec.quiet(0.2)
@@ -188,10 +196,14 @@ async def test_ioc_remainder_expires_with_reason(
     top_price, top_qty = D(depth["asks"][0][0]), D(depth["asks"][0][1])
     async with Recorder(bsm.futures_user_socket()) as rec:
         await client.futures_create_order(
-            symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="IOC",
-            quantity=str(top_qty + Decimal("0.005")), price=str(top_price),
+            symbol=SYMBOL,
+            side="BUY",
+            type="LIMIT",
+            timeInForce="IOC",
+            quantity=str(top_qty + Decimal("0.005")),
+            price=str(top_price),
             newClientOrderId="ws-ioc",
-        )  # fmt: skip
+        )
         events = await rec.wait_for(
             lambda evs: any(e["o"]["X"] == "EXPIRED" for e in otu(evs, "ws-ioc"))
         )
@@ -209,18 +221,26 @@ async def test_rejected_orders_emit_nothing(
     async with Recorder(bsm.futures_user_socket()) as rec:
         await expect_api_error(
             client.futures_create_order(
-                symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="GTX", quantity="0.002",
+                symbol=SYMBOL,
+                side="BUY",
+                type="LIMIT",
+                timeInForce="GTX",
+                quantity="0.002",
                 price=str(best_ask),
             ),
             -5022,
-        )  # fmt: skip
+        )
         await expect_api_error(
             client.futures_create_order(
-                symbol=SYMBOL, side="BUY", type="LIMIT", timeInForce="FOK", quantity="0.002",
+                symbol=SYMBOL,
+                side="BUY",
+                type="LIMIT",
+                timeInForce="FOK",
+                quantity="0.002",
                 price=str(best_ask - Decimal("500")),
             ),
             -5021,
-        )  # fmt: skip
+        )
         await rec.quiet(0.3)
     assert rec.events == []
 
@@ -267,7 +287,7 @@ async def test_listen_key_semantics(raw: RawApi, sim: SimulatorServer) -> None:
 async def test_listen_key_needs_only_the_api_key(raw: RawApi) -> None:
     no_key = await raw.send("POST", "/fapi/v1/listenKey", api_key=None)
     assert (no_key.status, no_key.code) == (401, -2014)
-    bad_key = await raw.send("POST", "/fapi/v1/listenKey", api_key="not-a-real-key-" + "x" * 49)
+    bad_key = await raw.send("POST", "/fapi/v1/listenKey", api_key="A" * 64)
     assert (bad_key.status, bad_key.code) == (401, -2015)
     # An empty POST body with just the header works (no timestamp, no signature).
     ok = await raw.send("POST", "/fapi/v1/listenKey", body="")
@@ -303,9 +323,7 @@ async def _ws_messages(
     return got
 
 
-@pytest.mark.parametrize(
-    "path", ["/ws/{key}", "/private/ws/{key}", "/private/ws?listenKey={key}"]
-)
+@pytest.mark.parametrize("path", ["/ws/{key}", "/private/ws/{key}", "/private/ws?listenKey={key}"])
 async def test_user_stream_connection_forms(
     path: str, raw: RawApi, client: AsyncClient, sim: SimulatorServer
 ) -> None:
@@ -314,9 +332,14 @@ async def test_user_stream_connection_forms(
 
     async def place() -> None:
         await client.futures_create_order(
-            symbol=SYMBOL, side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.005",
-            price="61000", newClientOrderId="form",
-        )  # fmt: skip
+            symbol=SYMBOL,
+            side="SELL",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.005",
+            price="61000",
+            newClientOrderId="form",
+        )
 
     got = await _ws_messages(raw.session, url, place, lambda g: len(otu(g, "form")) >= 1)
     assert otu(got, "form")[0]["o"]["X"] == "NEW"
@@ -329,7 +352,9 @@ async def test_user_stream_events_filter(
     url = f"{sim.ws_url}private/ws?listenKey={key}&events=ACCOUNT_UPDATE"
 
     async def trade() -> None:
-        await client.futures_create_order(symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.002")
+        await client.futures_create_order(
+            symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.002"
+        )
 
     got = await _ws_messages(
         raw.session, url, trade, lambda g: len(events_of(g, "ACCOUNT_UPDATE")) >= 1
@@ -352,3 +377,38 @@ async def test_delete_listen_key_closes_stream(raw: RawApi, sim: SimulatorServer
             ):
                 break
     assert ws.closed
+
+
+async def test_resting_reduce_only_never_flips(
+    client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
+) -> None:
+    """§9.2: a resting reduce-only order fills at most |pa|; the rest expires with er "4"."""
+    await client.futures_create_order(
+        symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.010", newOrderRespType="RESULT"
+    )
+    await client.futures_create_order(
+        symbol=SYMBOL,
+        side="SELL",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.010",
+        price="61000",
+        reduceOnly="true",
+        newClientOrderId="ro-cap",
+    )
+    # The position shrinks underneath the resting reduce-only order.
+    await client.futures_create_order(
+        symbol=SYMBOL, side="SELL", type="MARKET", quantity="0.004", newOrderRespType="RESULT"
+    )
+    assert D(sim.state()["position"]["positionAmt"]) == Decimal("0.006")
+    async with Recorder(bsm.futures_user_socket()) as rec:
+        await move_price(sim, Decimal("61100"))
+        events = await rec.wait_for(
+            lambda evs: any(e["o"]["X"] == "EXPIRED" for e in otu(evs, "ro-cap"))
+        )
+    updates = [e["o"] for e in otu(events, "ro-cap")]
+    filled = sum(D(o["l"]) for o in updates if o["x"] == "TRADE")
+    assert filled == Decimal("0.006")
+    expired = next(o for o in updates if o["x"] == "EXPIRED")
+    assert expired["er"] == "4"
+    assert D(sim.state()["position"]["positionAmt"]) == 0

@@ -1,0 +1,3 @@
+from alphaengine.cli import main
+
+main()

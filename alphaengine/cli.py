@@ -1,0 +1,156 @@
+"""`python -m alphaengine`: operator commands (init-db, replay, state, hash-password)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from alphaengine.bootstrap import init_schema, open_trading
+from alphaengine.runtime_config import ConfigError, load_config_file
+from alphaengine.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+ModeOption = Annotated[
+    str | None, typer.Option("--mode", help="paper | testnet | production (default: paper)")
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="where the database and generated files live")
+]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _settings(mode: str | None, data_dir: Path | None) -> Settings:
+    try:
+        return load_settings(mode=mode, data_dir=data_dir)
+    except SettingsError as exc:
+        _fail(str(exc))
+
+
+def _ensure_schema(settings: Settings) -> None:
+    # Creating the schema is idempotent; an operator tool on a fresh data dir just works.
+    if settings.database_url.startswith("sqlite") and not settings.db_path.exists():
+        init_schema(settings)
+
+
+@app.command("init-db")
+def init_db(
+    mode: ModeOption = None,
+    data_dir: DataDirOption = None,
+    runtime_config: Annotated[
+        Path | None, typer.Option("--runtime-config", help="YAML that seeds the runtime config")
+    ] = None,
+) -> None:
+    """Create the database schema (safe to run again)."""
+    settings = _settings(mode, data_dir)
+    try:
+        seed = load_config_file(runtime_config) if runtime_config else None
+    except ConfigError as exc:
+        _fail(str(exc))
+    init_schema(settings, seed)
+    typer.echo(f"schema ready: {settings.database_url}")
+
+
+@app.command()
+def replay(
+    mode: ModeOption = None,
+    data_dir: DataDirOption = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = 500,
+) -> None:
+    """Drop every read model and rebuild it from the event store."""
+    from projections.replay import rebuild
+
+    settings = _settings(mode, data_dir)
+    _ensure_schema(settings)
+    trading = open_trading(settings)
+    total = int(trading.recorder.max_notification_id() or 0)
+    columns = (
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task("replay", total=total)
+        count = rebuild(
+            trading, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
+        )
+    typer.echo(f"rebuilt read models from {count} notifications")
+
+
+def _parse_at(value: str | None) -> int | datetime | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"--at {value!r}: give a notification id or a UTC time like 2026-01-01T12:00:00Z")
+    if parsed.tzinfo is None:
+        _fail(f"--at {value!r}: the time needs a timezone (add Z for UTC)")
+    return parsed
+
+
+@app.command()
+def state(
+    mode: ModeOption = None,
+    data_dir: DataDirOption = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="UTC time (ISO 8601) or notification id")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Balances, position and open orders now, or as of --at (rebuilt from the event store)."""
+    from projections.timetravel import TimeTravelError, state_at
+
+    settings = _settings(mode, data_dir)
+    moment = _parse_at(at)
+    _ensure_schema(settings)
+    trading = open_trading(settings)
+    try:
+        snapshot = state_at(trading, moment)
+    except TimeTravelError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(snapshot, indent=2))
+        return
+    position = snapshot["position"]
+    typer.echo(f"as of notification {snapshot['notification_id']} ({snapshot['as_of']})")
+    for row in snapshot["balances"]:
+        typer.echo(f"  {row['asset']}: wallet {row['walletBalance']}")
+    typer.echo(
+        f"  position {position['symbol']}: {position['positionAmt']} @ {position['entryPrice']}"
+    )
+    for order in snapshot["open_orders"]:
+        typer.echo(
+            f"  open {order['type']} {order['side']} {order['origQty']} ({order['clientOrderId']})"
+        )
+
+
+@app.command("hash-password")
+def hash_password() -> None:
+    """Print an argon2 hash of a password, for web.admin_password_hash in config/secrets.yaml."""
+    from argon2 import PasswordHasher
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        _fail("use at least 8 characters")
+    typer.echo(PasswordHasher().hash(password))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,60 @@
+"""`python -m web` as a real process: prints a generated password once, serves /docs, logs in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.web.processes import clean_env, free_port, running, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def start_args(data_dir: Path, port: int) -> list[str]:
+    return ["-m", "web", "--mode", "paper", "--data-dir", str(data_dir), "--port", str(port)]
+
+
+def test_web_alone_generates_a_password_once_and_serves_the_api(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = clean_env(data_dir)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(start_args(data_dir, port), env=env, log=tmp_path / "first.log") as proc:
+        wait_until(
+            lambda: httpx.get(f"{url}/health").status_code == 200,
+            timeout=30,
+            what="/health",
+            proc=proc,
+        )
+        shown = proc.line_starting("login: admin / ")
+        assert shown is not None, proc.output()
+        password = shown.split()[0]
+        assert httpx.get(f"{url}/docs").status_code == 200
+        paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+        assert {"/api/events", "/api/commands", "/api/state", "/api/stream"} <= set(paths)
+        token = httpx.post(
+            f"{url}/api/auth/login", json={"username": "admin", "password": password}
+        ).json()["access_token"]
+        board = httpx.get(f"{url}/api/dashboard", headers={"Authorization": f"Bearer {token}"})
+        assert board.status_code == 200
+        assert board.json()["engine"]["mode"] == "RUNNING"
+    output = proc.output()
+    assert token not in output  # tokens are never logged
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(start_args(data_dir, port), env=env, log=tmp_path / "second.log") as again:
+        wait_until(
+            lambda: httpx.get(f"{url}/health").status_code == 200,
+            timeout=30,
+            what="/health",
+            proc=again,
+        )
+        assert again.line_starting("login: admin / ") is None  # shown only the first time
+        login = httpx.post(
+            f"{url}/api/auth/login", json={"username": "admin", "password": password}
+        )
+        assert login.status_code == 200
+    assert password not in again.output()

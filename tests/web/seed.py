@@ -188,12 +188,19 @@ def seed_account(engine: Engine) -> None:
                 for i in range(3)
             ],
         )
+        # Health ages are measured against the clock at seeding, not at import: a long
+        # suite would otherwise make the heartbeat look stale.
+        seeded_at = datetime.now(UTC)
         conn.execute(
             insert(health),
             [
-                {"key": "bot_heartbeat", "value": "", "updated_at": NOW},
-                {"key": "user_stream_message", "value": "", "updated_at": NOW},
-                {"key": "reconcile", "value": "ok", "updated_at": NOW - timedelta(seconds=30)},
+                {"key": "bot_heartbeat", "value": "", "updated_at": seeded_at},
+                {"key": "user_stream_message", "value": "", "updated_at": seeded_at},
+                {
+                    "key": "reconcile",
+                    "value": "ok",
+                    "updated_at": seeded_at - timedelta(seconds=30),
+                },
             ],
         )
 

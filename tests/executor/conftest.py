@@ -1,0 +1,173 @@
+"""A real world for executor tests: the simulator on loopback, real python-binance, a Trading
+app on a SQLite file in a tmp dir, and the executor following its log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+import pytest_asyncio
+
+from adapters.binance.connection import BinanceConnection, connect
+from adapters.simulator import SimulatorConfig, SimulatorServer
+from aggregates.command import Command
+from alphaengine.bootstrap import init_schema, read_engine, scope_for
+from alphaengine.runtime_config import RiskConfig, RuntimeConfig
+from alphaengine.settings import Settings, load_settings
+from alphaengine.store_thread import StoreThread
+from alphaengine.trading import Trading
+from processes.executor import Executor
+from processes.health import HealthWriter
+from processes.reconciler import Reconciler
+from processes.risk import RiskGuard, SymbolRules
+from projections.tracking import ReadModelRecorder
+
+SYMBOL = "BTCUSDT"
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 15.0, step: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(step)
+
+
+async def add_fault(sim: SimulatorServer, **body: Any) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sim.url}/_sim/faults", json=body) as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+@dataclass
+class World:
+    sim: SimulatorServer
+    settings: Settings
+    trading: Trading
+    store: StoreThread
+    connection: BinanceConnection
+    reconciler: Reconciler
+    risk: RiskGuard
+    executor: Executor
+    projector: Any
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def start(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.append(task)
+        return task
+
+    async def start_executor(self) -> None:
+        self.start(self.executor.run())
+        await asyncio.wait_for(self.executor.ready.wait(), 10)
+
+    async def submit(
+        self, kind: str, payload: dict[str, Any], key: str, actor: str = "USER"
+    ) -> UUID:
+        command_id, _ = await self.store.call(
+            self.trading.submit_command,
+            kind=kind,
+            payload=payload,
+            actor_type=actor,
+            actor_id="test",
+            idempotency_key=key,
+            source="WEB",
+        )
+        return command_id
+
+    async def command(self, command_id: UUID) -> Command:
+        return await self.store.call(self.trading.get_command, command_id)
+
+    async def finished(self, command_id: UUID, timeout: float = 20.0) -> Command:
+        async def done() -> bool:
+            return (await self.command(command_id)).is_finished
+
+        await eventually(done, timeout=timeout)
+        return await self.command(command_id)
+
+    def client_id_count(self, client_order_id: str) -> int:
+        counts: dict[str, int] = self.sim.state()["client_order_id_counts"]
+        return int(counts.get(client_order_id, 0))
+
+    def sim_position(self) -> Decimal:
+        return Decimal(self.sim.state()["position"]["positionAmt"])
+
+
+def sim_config() -> SimulatorConfig:
+    return SimulatorConfig(
+        seed=42,
+        symbol=SYMBOL,
+        speed=60.0,
+        futures_balance=Decimal("10000"),
+        spot_balance=Decimal("1000"),
+        start_price=Decimal("60000"),
+    )
+
+
+@pytest_asyncio.fixture
+async def sim() -> AsyncIterator[SimulatorServer]:
+    server = SimulatorServer(sim_config())
+    await server.start(host="127.0.0.1", port=0)
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def risk_config(**overrides: Any) -> RiskConfig:
+    return RiskConfig(**overrides)
+
+
+@pytest_asyncio.fixture
+async def world(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[World]:
+    from projections.projector import Projector
+
+    settings = load_settings(
+        data_dir=tmp_path, secrets_file=tmp_path / "no-secrets.yaml", environ={}
+    )
+    init_schema(settings, RuntimeConfig())
+    trading = Trading(scope_for(settings, SYMBOL), settings.database_url)
+    store = StoreThread()
+    engine = read_engine(settings)
+    health = HealthWriter(engine)
+    projector = Projector(trading, ReadModelRecorder.for_trading(trading))
+    connection = await connect(settings, exchange_url=sim.url)
+    reconciler = Reconciler(
+        trading, connection.gateway, store, projector, health, symbol=SYMBOL, interval=3600
+    )
+    risk = RiskGuard(risk_config(), SymbolRules(), engine)
+    risk.on_mark(Decimal(sim.state()["mark_price"]))
+    executor = Executor(
+        trading, connection.gateway, store, projector, reconciler, risk, symbol=SYMBOL
+    )
+    world = World(sim, settings, trading, store, connection, reconciler, risk, executor, projector)
+    await reconciler.reconcile("test start")
+    try:
+        yield world
+    finally:
+        for task in world.tasks:
+            task.cancel()
+        for task in world.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=5)
+        await connection.close()
+        store.shutdown()
+        trading.close()
+        engine.dispose()

@@ -1,0 +1,151 @@
+"""Strategies: the loader, sma_cross decisions, and a strategy that raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from processes.market_stream import Candle
+from processes.strategy_runner import StrategyRunner
+from strategies.base import Action, Context, Decision, PositionView, Strategy
+from strategies.loader import StrategyNotFound, load_strategy
+from strategies.sma_cross import SmaCross
+from tests.executor.conftest import World
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def candle(index: int, close: str) -> Candle:
+    price = Decimal(close)
+    open_time = START + timedelta(minutes=index)
+    return Candle(
+        symbol="BTCUSDT",
+        interval="1m",
+        open_time=open_time,
+        close_time=open_time + timedelta(seconds=59.999),
+        open=price,
+        high=price,
+        low=price,
+        close=price,
+        volume=Decimal(1),
+    )
+
+
+def context(closes: list[str], quantity: str = "0") -> Context:
+    return Context(
+        symbol="BTCUSDT",
+        candles=[candle(i, c) for i, c in enumerate(closes)],
+        position=PositionView(Decimal(quantity), Decimal(0)),
+        open_orders=[],
+        balance=Decimal(10000),
+        engine_mode="RUNNING",
+        params={},
+    )
+
+
+def test_loader_finds_by_name_and_dotted_path() -> None:
+    assert isinstance(load_strategy("sma_cross", {"fast": 2, "slow": 3}), SmaCross)
+    assert type(load_strategy("strategies.template", {})).__name__ == "Template"
+    with pytest.raises(StrategyNotFound):
+        load_strategy("no_such_strategy", {})
+
+
+def test_sma_cross_enters_on_a_cross_with_stop_and_take_profit() -> None:
+    strategy = SmaCross({"fast": 2, "slow": 3, "stop_pct": "0.01", "take_profit_pct": "0.02"})
+    # Falling, then a jump: the fast average crosses above the slow one on the last candle
+    decisions = strategy.on_candle(context(["100", "99", "98", "97", "110"]))
+    assert decisions == [
+        Decision(
+            Action.ENTER_LONG,
+            stop_price=Decimal("108.90"),
+            take_profit_price=Decimal("112.20"),
+            reason="sma 2 crossed above 3",
+        )
+    ]
+    # Already long and crossing down: exit
+    exits = strategy.on_candle(context(["100", "101", "102", "103", "90"], quantity="1"))
+    assert [d.action for d in exits] == [Action.EXIT]
+
+
+class Exploding(Strategy):
+    def on_candle(self, ctx: Context) -> list[Decision]:
+        raise ZeroDivisionError("bad math")
+
+
+@dataclass
+class Filed:
+    ids: list[object]
+
+    def __call__(self, command_id: object) -> None:
+        self.ids.append(command_id)
+
+
+async def test_a_strategy_that_raises_is_disabled_and_the_engine_keeps_running(
+    world: World,
+) -> None:
+    await world.start_executor()
+    filed = Filed([])
+    runner = StrategyRunner(
+        world.trading,
+        world.store,
+        Exploding({}),
+        name="exploding",
+        symbol="BTCUSDT",
+        on_command=filed,
+        max_errors=3,
+    )
+    for index in range(4):
+        await runner.on_candle(candle(index, "60000"))
+    engine = await world.store.call(world.trading.engine)
+    assert engine.strategy_disabled and "strategy_disabled" in engine.alarms
+    assert "ZeroDivisionError" in engine.alarms["strategy_disabled"]["message"]
+    # The engine still carries out commands
+    command_id = await world.submit(
+        "PLACE_ORDER", {"side": "BUY", "type": "MARKET", "quantity": "0.010"}, key="after"
+    )
+    assert (await world.finished(command_id)).status == "SUCCEEDED"
+
+
+async def test_strategy_decisions_become_one_command_per_candle(world: World) -> None:
+    await world.start_executor()
+    runner = StrategyRunner(
+        world.trading,
+        world.store,
+        SmaCross({"fast": 2, "slow": 3}),
+        name="sma_cross",
+        symbol="BTCUSDT",
+        on_command=world.executor.notify,
+    )
+    for index, close in enumerate(["60000", "59900", "59800", "59700"]):
+        await runner.on_candle(candle(index, close))
+    crossing = candle(4, "61000")
+    filed = await runner.decide(crossing)
+    assert len(filed) == 1
+    # The same candle again (a restart replaying it) files nothing new
+    runner.candles.pop()
+    assert await runner.decide(crossing) == filed
+    command = await world.finished(filed[0])
+    assert command.actor_type == "STRATEGY" and command.status == "SUCCEEDED", command.as_dict()
+
+
+def test_strategies_never_import_the_adapter() -> None:
+    import ast
+    from pathlib import Path
+
+    import strategies
+
+    for path in Path(strategies.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert not name.startswith(("adapters", "binance", "processes")), (path, name)

@@ -1,15 +1,25 @@
-"""`python -m alphaengine`: operator commands (init-db, replay, state, hash-password)."""
+"""`python -m alphaengine`: operator commands (init-db, replay, state, hash-password).
+
+On SQLite, `state` and `replay` create the schema themselves when the mode's database file does
+not exist yet (init-db is idempotent), so they work on a fresh data dir; on another database
+(ALPHAENGINE_DATABASE_URL) a missing schema is an error that says to run init-db.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from eventsourcing.persistence import PersistenceError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from alphaengine.bootstrap import init_schema, open_trading
 from alphaengine.runtime_config import ConfigError, load_config_file
@@ -43,6 +53,19 @@ def _ensure_schema(settings: Settings) -> None:
         init_schema(settings)
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[None]:
+    """Turn a database failure (unreadable file, no server, missing driver) into one line."""
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        yield
+    except (SQLAlchemyError, PersistenceError, ModuleNotFoundError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "no such table" in first_line or "does not exist" in first_line:
+            first_line += " (run `python -m alphaengine init-db` first)"
+        _fail(f"database {where}: {first_line}")
+
+
 @app.command("init-db")
 def init_db(
     mode: ModeOption = None,
@@ -57,8 +80,10 @@ def init_db(
         seed = load_config_file(runtime_config) if runtime_config else None
     except ConfigError as exc:
         _fail(str(exc))
-    init_schema(settings, seed)
-    typer.echo(f"schema ready: {settings.database_url}")
+    with _database(settings):
+        init_schema(settings, seed)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    typer.echo(f"schema ready: {where}")
 
 
 @app.command()
@@ -71,20 +96,22 @@ def replay(
     from projections.replay import rebuild
 
     settings = _settings(mode, data_dir)
-    _ensure_schema(settings)
-    trading = open_trading(settings)
-    total = int(trading.recorder.max_notification_id() or 0)
     columns = (
         TextColumn("replaying"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, transient=False) as progress:
-        task = progress.add_task("replay", total=total)
-        count = rebuild(
-            trading, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
-        )
+    with _database(settings):
+        _ensure_schema(settings)
+        trading = open_trading(settings)
+        total = int(trading.recorder.max_notification_id() or 0)
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task("replay", total=total)
+            count = rebuild(
+                trading, batch_size=batch_size, progress=lambda n: progress.advance(task, n)
+            )
+        trading.close()
     typer.echo(f"rebuilt read models from {count} notifications")
 
 
@@ -116,12 +143,15 @@ def state(
 
     settings = _settings(mode, data_dir)
     moment = _parse_at(at)
-    _ensure_schema(settings)
-    trading = open_trading(settings)
-    try:
-        snapshot = state_at(trading, moment)
-    except TimeTravelError as exc:
-        _fail(str(exc))
+    with _database(settings):
+        _ensure_schema(settings)
+        trading = open_trading(settings)
+        try:
+            snapshot = state_at(trading, moment)
+        except TimeTravelError as exc:
+            _fail(str(exc))
+        finally:
+            trading.close()
     if as_json:
         typer.echo(json.dumps(snapshot, indent=2))
         return
@@ -143,7 +173,8 @@ def hash_password() -> None:
     """Print an argon2 hash of a password, for web.admin_password_hash in config/secrets.yaml."""
     from argon2 import PasswordHasher
 
-    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    # Prompts go to stderr: stdout carries only the hash, ready to redirect or paste.
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
     if len(password) < 8:
         _fail("use at least 8 characters")
     typer.echo(PasswordHasher().hash(password))

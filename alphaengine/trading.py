@@ -10,6 +10,8 @@ save raises IntegrityError, the method re-reads and runs again.
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +43,9 @@ from alphaengine.store import configure_engine, eventsourcing_env
 
 P = ParamSpec("P")
 R = TypeVar("R")
-MAX_CONFLICT_RETRIES = 8
+MAX_CONFLICT_RETRIES = 20
+CONFLICT_BACKOFF_SECONDS = 0.001
+CONFLICT_BACKOFF_CAP_SECONDS = 0.05
 
 
 def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
@@ -55,6 +59,10 @@ def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
             except IntegrityError:
                 if attempt == MAX_CONFLICT_RETRIES - 1:
                     raise
+                # Without a pause two writers of the same aggregate retry in lockstep and the
+                # slower one can lose every round (seen with two processes on one Position).
+                ceiling = min(CONFLICT_BACKOFF_SECONDS * 2**attempt, CONFLICT_BACKOFF_CAP_SECONDS)
+                time.sleep(random.uniform(0, ceiling))
         raise AssertionError("unreachable")
 
     return wrapper

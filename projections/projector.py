@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification, Tracking
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from aggregates.account import Account
@@ -86,7 +86,11 @@ class _Batch:
         self.aggregates: dict[UUID, Any] = {}
         self.dirty: dict[UUID, datetime] = {}
         self.created: dict[UUID, datetime] = {}
-        self.equity_points: list[dict[str, Any]] = []
+        # Append-only rows, written with one executemany per table at the end of the batch:
+        # compiling an INSERT per row costs more than the database work itself.
+        self.rows: dict[str, list[dict[str, Any]]] = {"rm_events": [], "rm_equity": []}
+        self.fills: dict[tuple[str, int], dict[str, Any]] = {}
+        self.upserts: dict[str, tuple[Table, str, dict[Any, dict[str, Any]]]] = {}
 
     def _fold(self, domain_event: Any) -> Any:
         aggregate_id = domain_event.originator_id
@@ -104,19 +108,30 @@ class _Batch:
     def apply(self, notification_id: int, domain_event: Any) -> None:
         aggregate = self._fold(domain_event)
         self.dirty[aggregate.id] = domain_event.timestamp
-        self._insert(schema.rm_events, _event_row(notification_id, domain_event, aggregate))
+        self.rows["rm_events"].append(_event_row(notification_id, domain_event, aggregate))
         name = type(domain_event).__name__
         if isinstance(aggregate, Order) and name == "Filled":
-            self._insert(schema.rm_fills, _fill_row(notification_id, domain_event, aggregate))
+            row = _fill_row(notification_id, domain_event, aggregate)
+            self.fills[(row["symbol"], row["trade_id"])] = row
         if isinstance(aggregate, Account) and name == "FillBooked":
-            # The fill's realized PnL is the position's netting result, booked with the fill.
+            self._book_realized_pnl(domain_event.trade_id, domain_event.realized_pnl)
+        if isinstance(aggregate, Account) and name != "Opened":
+            self.rows["rm_equity"].append(
+                self._equity_row(notification_id, domain_event, aggregate)
+            )
+
+    def _book_realized_pnl(self, trade_id: int, realized_pnl: Decimal) -> None:
+        # The fill's realized PnL is the position's netting result, booked with the fill: in
+        # this batch's pending row, or in the row an earlier batch wrote.
+        pending = [row for key, row in self.fills.items() if key[1] == trade_id]
+        for row in pending:
+            row["realized_pnl"] = realized_pnl
+        if not pending:
             self.session.execute(
                 update(schema.rm_fills)
-                .where(schema.rm_fills.c.trade_id == domain_event.trade_id)
-                .values(realized_pnl=domain_event.realized_pnl)
+                .where(schema.rm_fills.c.trade_id == trade_id)
+                .values(realized_pnl=realized_pnl)
             )
-        if isinstance(aggregate, Account) and name != "Opened":
-            self.equity_points.append(self._equity_row(notification_id, domain_event, aggregate))
 
     def _equity_row(
         self, notification_id: int, domain_event: Any, account: Account
@@ -154,8 +169,14 @@ class _Batch:
                 self._upsert(schema.rm_commands, "id", self._command_row(aggregate, at))
             elif isinstance(aggregate, Engine):
                 self._upsert(schema.rm_engine, "id", _engine_row(aggregate, at))
-        for point in self.equity_points:
-            self._insert(schema.rm_equity, point)
+        self._write_upserts()
+        for table, rows in (
+            (schema.rm_events, self.rows["rm_events"]),
+            (schema.rm_fills, list(self.fills.values())),
+            (schema.rm_equity, self.rows["rm_equity"]),
+        ):
+            if rows:
+                self.session.execute(insert(table), rows)
 
     def _created_at(self, aggregate: Aggregate, fallback: datetime) -> datetime:
         created = self.created.get(aggregate.id)
@@ -237,13 +258,22 @@ class _Batch:
             },
         )
 
-    def _insert(self, table: Table, row: dict[str, Any]) -> None:
-        self.session.execute(insert(table).values(**row))
-
     def _upsert(self, table: Table, key: str, row: dict[str, Any]) -> None:
-        result = self.session.execute(update(table).where(table.c[key] == row[key]).values(**row))
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            self.session.execute(insert(table).values(**row))
+        self.upserts.setdefault(table.name, (table, key, {}))[2][row[key]] = row
+
+    def _write_upserts(self) -> None:
+        # One SELECT of the keys present, then one executemany UPDATE and one INSERT per table.
+        for table, key, rows in self.upserts.values():
+            column = table.c[key]
+            present = set(
+                self.session.execute(select(column).where(column.in_(list(rows)))).scalars()
+            )
+            updates = [{**row, "_key": k} for k, row in rows.items() if k in present]
+            inserts = [row for k, row in rows.items() if k not in present]
+            if updates:
+                self.session.execute(update(table).where(column == bindparam("_key")), updates)
+            if inserts:
+                self.session.execute(insert(table), inserts)
 
 
 def _position_id(trading: Trading) -> UUID:

@@ -14,8 +14,14 @@ from aggregates.envelope import Envelope, Scope
 from aggregates.facts import FillFact
 from aggregates.netting import FLAT, Netted, net_fill
 
-# How many recent fills are kept to re-net a fill that arrives out of trade-id order.
-RECENT_FILLS = 200
+# How many recent fills are kept to re-net a fill that arrives out of trade-id order. A gap in
+# the user stream is backfilled within one reconcile interval, far fewer fills than this; a
+# larger window costs a copy of the whole history on every read of the aggregate.
+RECENT_FILLS = 50
+
+# Layout of one entry of `recent_fills` (flat lists copy far faster than dicts):
+# trade id, signed qty, price, fee, then the netted state *before* that fill.
+_TRADE, _QTY, _PRICE, _FEE, _BEFORE = 0, 1, 2, 3, 4
 
 
 class Position(Aggregate):
@@ -34,8 +40,7 @@ class Position(Aggregate):
         self.fees = Decimal(0)
         self.leverage: int | None = None
         self.last_fill_at: datetime | None = None
-        # Each entry: trade_id, signed_qty, price, fee, and the netted state *before* that fill.
-        self.recent_fills: list[dict[str, Any]] = []
+        self.recent_fills: list[list[Any]] = []
 
     @property
     def netted(self) -> Netted:
@@ -49,7 +54,7 @@ class Position(Aggregate):
         return (mark_price - self.entry_price) * self.quantity if self.quantity else Decimal(0)
 
     def has_fill(self, trade_id: int) -> bool:
-        return any(f["trade_id"] == trade_id for f in self.recent_fills)
+        return any(f[_TRADE] == trade_id for f in self.recent_fills)
 
     def apply_fill(self, fill: FillFact, envelope: Envelope) -> None:
         if self.has_fill(fill.trade_id):
@@ -73,21 +78,21 @@ class Position(Aggregate):
         time: datetime,
         envelope: Envelope,
     ) -> None:
-        entry = {"trade_id": trade_id, "signed_qty": signed_qty, "price": price, "fee": fee}
-        later = [i for i, f in enumerate(self.recent_fills) if f["trade_id"] > trade_id]
+        entry: list[Any] = [trade_id, signed_qty, price, fee]
+        later = [i for i, f in enumerate(self.recent_fills) if f[_TRADE] > trade_id]
         if not later:
-            entry["before"] = _dump(self.netted)
-            self.recent_fills.append(entry)
+            self.recent_fills.append([*entry, *_dump(self.netted)])
             self._set(net_fill(self.netted, signed_qty, price, fee)[0])
         else:
             # Fills of different orders can reach us out of order (a REST backfill after a gap):
             # re-net from the first later fill so the result is the trade-id order's result.
             at = later[0]
-            state = _load(self.recent_fills[at]["before"])
+            state = _load(self.recent_fills[at][_BEFORE:])
             self.recent_fills.insert(at, entry)
-            for f in self.recent_fills[at:]:
-                f["before"] = _dump(state)
-                state = net_fill(state, f["signed_qty"], f["price"], f["fee"])[0]
+            for i in range(at, len(self.recent_fills)):
+                f = self.recent_fills[i][:_BEFORE]
+                self.recent_fills[i] = [*f, *_dump(state)]
+                state = net_fill(state, f[_QTY], f[_PRICE], f[_FEE])[0]
             self._set(state)
         self.fees += fee
         self.last_fill_at = time
@@ -138,17 +143,12 @@ class Position(Aggregate):
         self.realized_pnl = state.realized_pnl
 
 
-def _dump(state: Netted) -> dict[str, Decimal]:
-    return {
-        "quantity": state.quantity,
-        "entry_price": state.entry_price,
-        "open_fees": state.open_fees,
-        "realized_pnl": state.realized_pnl,
-    }
+def _dump(state: Netted) -> list[Decimal]:
+    return [state.quantity, state.entry_price, state.open_fees, state.realized_pnl]
 
 
-def _load(data: dict[str, Decimal]) -> Netted:
-    return Netted(data["quantity"], data["entry_price"], data["open_fees"], data["realized_pnl"])
+def _load(data: list[Any]) -> Netted:
+    return Netted(Decimal(data[0]), Decimal(data[1]), Decimal(data[2]), Decimal(data[3]))
 
 
 __all__ = ["FLAT", "Position"]

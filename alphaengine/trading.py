@@ -13,7 +13,7 @@ import functools
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
@@ -172,74 +172,80 @@ class Trading(Application[UUID]):
         self.save(*touched)
         return True
 
+    def _new_order(
+        self, intent: OrderIntent, origin: Origin, command_id: UUID | None, env: Envelope
+    ) -> Order:
+        return Order(
+            scope=self.scope,
+            client_order_id=intent.client_order_id,
+            is_algo=intent.is_algo,
+            origin=origin.value,
+            symbol=intent.symbol,
+            side=intent.side,
+            order_type=intent.order_type,
+            quantity=intent.quantity,
+            price=intent.price,
+            stop_price=intent.stop_price,
+            reduce_only=intent.reduce_only,
+            close_position=intent.close_position,
+            time_in_force=intent.time_in_force,
+            working_type=intent.working_type,
+            command_id=command_id,
+            envelope=env,
+        )
+
+    def _unrecorded_order(self, seen: OrderIntent, env: Envelope) -> Order:
+        """An order we have no record of: the child of one of our algo orders (it carries the
+        algo's client id), or one placed outside the engine (adopted as EXTERNAL)."""
+        parent = self.find_order(seen.client_order_id, is_algo=True)
+        if parent is None:
+            return self._new_order(seen, Origin.EXTERNAL, None, env)
+        child = replace(
+            seen,
+            order_type=parent.order_type,
+            quantity=parent.quantity,
+            stop_price=parent.stop_price,
+            reduce_only=parent.reduce_only,
+            close_position=parent.close_position,
+        )
+        order = self._new_order(child, Origin.ENGINE, parent.command_id, env)
+        order.link_parent(parent.client_order_id, env)
+        return order
+
     def _order_for(self, client_order_id: str, symbol: str, side: str, env: Envelope) -> Order:
         order = self.find_order(client_order_id)
         if order is not None:
             return order
-        # An order we did not record: the child of one of our algo orders (it carries the algo's
-        # client id), or an order placed outside the engine.
-        parent = self.find_order(client_order_id, is_algo=True)
-        order = Order(
-            scope=self.scope,
-            client_order_id=client_order_id,
-            is_algo=False,
-            origin=Origin.ENGINE.value if parent is not None else Origin.EXTERNAL.value,
-            symbol=symbol,
-            side=side,
-            order_type=parent.order_type if parent is not None else "UNKNOWN",
-            quantity=parent.quantity if parent is not None else Decimal(0),
-            price=Decimal(0),
-            stop_price=parent.stop_price if parent is not None else Decimal(0),
-            reduce_only=parent.reduce_only if parent is not None else False,
-            close_position=parent.close_position if parent is not None else False,
-            time_in_force="GTC",
-            working_type="CONTRACT_PRICE",
-            command_id=parent.command_id if parent is not None else None,
-            envelope=env,
-        )
-        if parent is not None:
-            order.link_parent(parent.client_order_id, env)
-        return order
+        seen = OrderIntent(client_order_id, False, symbol, side, "UNKNOWN", Decimal(0))
+        return self._unrecorded_order(seen, env)
 
     @retry_on_conflict
     def record_order(self, fact: OrderFact, env: Envelope) -> bool:
         order = self.find_order(fact.client_order_id)
         if order is None:
-            order = self._order_for(fact.client_order_id, fact.symbol, fact.side, env)
-            if order.origin == Origin.EXTERNAL:
-                order = self._adopt(fact, env)
+            seen = OrderIntent(
+                client_order_id=fact.client_order_id,
+                is_algo=False,
+                symbol=fact.symbol,
+                side=fact.side,
+                order_type=fact.order_type,
+                quantity=fact.quantity,
+                price=fact.price,
+                stop_price=fact.stop_price,
+                reduce_only=fact.reduce_only,
+                time_in_force=fact.time_in_force,
+            )
+            order = self._unrecorded_order(seen, env)
         order.report(fact, env)
         return self._save_if_changed(order)
-
-    def _adopt(self, fact: OrderFact, env: Envelope) -> Order:
-        return Order(
-            scope=self.scope,
-            client_order_id=fact.client_order_id,
-            is_algo=False,
-            origin=Origin.EXTERNAL.value,
-            symbol=fact.symbol,
-            side=fact.side,
-            order_type=fact.order_type,
-            quantity=fact.quantity,
-            price=fact.price,
-            stop_price=fact.stop_price,
-            reduce_only=fact.reduce_only,
-            close_position=False,
-            time_in_force=fact.time_in_force,
-            working_type="CONTRACT_PRICE",
-            command_id=None,
-            envelope=env,
-        )
 
     @retry_on_conflict
     def record_algo_order(self, fact: AlgoOrderFact, env: Envelope) -> bool:
         order = self.find_order(fact.client_algo_id, is_algo=True)
         if order is None:
-            order = Order(
-                scope=self.scope,
+            seen = OrderIntent(
                 client_order_id=fact.client_algo_id,
                 is_algo=True,
-                origin=Origin.EXTERNAL.value,
                 symbol=fact.symbol,
                 side=fact.side,
                 order_type=fact.order_type,
@@ -248,11 +254,9 @@ class Trading(Application[UUID]):
                 stop_price=fact.trigger_price,
                 reduce_only=fact.reduce_only,
                 close_position=fact.close_position,
-                time_in_force="GTC",
                 working_type=fact.working_type,
-                command_id=None,
-                envelope=env,
             )
+            order = self._new_order(seen, Origin.EXTERNAL, None, env)
         order.report_algo(fact, env)
         return self._save_if_changed(order)
 
@@ -346,24 +350,7 @@ class Trading(Application[UUID]):
         env = self._command_envelope(command)
         command.dispatch([i.client_order_id for i in intents], env)
         orders = [
-            Order(
-                scope=self.scope,
-                client_order_id=i.client_order_id,
-                is_algo=i.is_algo,
-                origin=Origin.ENGINE.value,
-                symbol=i.symbol,
-                side=i.side,
-                order_type=i.order_type,
-                quantity=i.quantity,
-                price=i.price,
-                stop_price=i.stop_price,
-                reduce_only=i.reduce_only,
-                close_position=i.close_position,
-                time_in_force=i.time_in_force,
-                working_type=i.working_type,
-                command_id=command.id,
-                envelope=env,
-            )
+            self._new_order(i, Origin.ENGINE, command.id, env)
             for i in intents
             if self.find_order(i.client_order_id, is_algo=i.is_algo) is None
         ]

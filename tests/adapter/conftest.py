@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +31,7 @@ from projections.tracking import ReadModelRecorder
 
 if TYPE_CHECKING:
     from projections.projector import Projector
+
 
 SYMBOL = "BTCUSDT"
 
@@ -74,21 +74,6 @@ async def clear_faults(sim: SimulatorServer) -> None:
         session.delete(f"{sim.url}/_sim/faults") as response,
     ):
         assert response.status == 200, await response.text()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, step: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
 
 
 @dataclass

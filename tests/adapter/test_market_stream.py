@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from processes.market_stream import Candle, MarketStream
 from projections.schema import health, market_candles, market_marks
-from tests.adapter.conftest import SYMBOL, World, add_fault, eventually
+from tests.adapter.conftest import SYMBOL, World, add_fault
+from tests.waiting import eventually
 
 MINUTE = timedelta(minutes=1)
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from alphaengine.trading import OrderIntent
 from processes.user_stream import UserStream
-from tests.adapter.conftest import World, add_fault, eventually
+from tests.adapter.conftest import World, add_fault
+from tests.waiting import eventually
 
 
 async def started(world: World, **kwargs: float) -> UserStream:

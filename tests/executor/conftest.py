@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,23 +28,9 @@ from processes.health import HealthWriter
 from processes.reconciler import Reconciler
 from processes.risk import RiskGuard, SymbolRules
 from projections.tracking import ReadModelRecorder
+from tests.waiting import eventually
 
 SYMBOL = "BTCUSDT"
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 15.0, step: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
 
 
 async def add_fault(sim: SimulatorServer, **body: Any) -> None:

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from processes.protection import ALARM, ProtectionMonitor
 from processes.risk import SymbolRules
-from tests.executor.conftest import World, eventually
+from tests.executor.conftest import World
+from tests.waiting import eventually
 
 
 async def test_unprotected_position_is_alarmed_and_protected(world: World) -> None:

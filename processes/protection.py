@@ -15,6 +15,7 @@ from typing import Protocol
 from uuid import UUID
 
 import structlog
+from sqlalchemy import select
 
 from aggregates.command import ActorType, CommandKind
 from aggregates.envelope import Source
@@ -22,6 +23,7 @@ from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
 from processes.ports import AccountSnapshot, ExchangeError, ExchangeGateway
 from processes.risk import SymbolRules
+from projections.schema import rm_orders
 
 log = structlog.get_logger(__name__)
 
@@ -98,9 +100,21 @@ class ProtectionMonitor:
         env = self.trading.envelope(Source.BOT)
         await self.store.call(self.trading.raise_alarm, ALARM, message, env)
         entry = position.entry_price
-        offset = entry * self.stop_fraction
-        stop = entry - offset if exit_side == "SELL" else entry + offset
         self.attempt += 1
+        intended = await self.store.call(self._intended_stop, exit_side)
+        below_entry = exit_side == "SELL"
+        if (
+            self.attempt == 1
+            and intended is not None
+            and (intended < entry if below_entry else intended > entry)
+        ):
+            # The strategy's own stop, refused earlier (e.g. a LIMIT entry's stop sent before
+            # the entry filled). Later attempts fall back to the fixed distance, in case the
+            # price has already moved through it.
+            stop = intended
+        else:
+            offset = entry * self.stop_fraction
+            stop = entry - offset if below_entry else entry + offset
         key = f"protect:{self.symbol}:{position.quantity}:{entry}:{self.attempt}"
         command_id, new = await self.store.call(
             self.trading.submit_command,
@@ -121,6 +135,25 @@ class ProtectionMonitor:
         if new:
             self.sink.notify(command_id)
         self.unprotected_checks = 0
+
+    def _intended_stop(self, exit_side: str) -> Decimal | None:
+        """The trigger price of the latest stop this engine meant to place on that side."""
+        engine = self.trading.recorder.datastore.engine  # type: ignore[attr-defined]
+        query = (
+            select(rm_orders.c.stop_price)
+            .where(
+                rm_orders.c.is_algo.is_(True),
+                rm_orders.c.origin == "ENGINE",
+                rm_orders.c.type.in_(sorted(STOP_TYPES)),
+                rm_orders.c.side == exit_side,
+                rm_orders.c.symbol == self.symbol,
+            )
+            .order_by(rm_orders.c.created_at.desc())
+            .limit(1)
+        )
+        with engine.connect() as connection:
+            price: Decimal | None = connection.execute(query).scalar()
+        return price if price else None
 
     async def _clear_alarm(self) -> None:
         engine = await self.store.call(self.trading.engine)

@@ -64,3 +64,47 @@ async def test_pause_and_resume_commands(world: World) -> None:
     resume = await world.submit("RESUME_ENGINE", {}, key="resume")
     assert (await world.finished(resume)).status == "SUCCEEDED"
     assert (await world.store.call(world.trading.engine)).mode == "RUNNING"
+
+
+async def test_limit_entry_gets_the_strategys_stop_once_it_fills(world: World) -> None:
+    await world.start_executor()
+    monitor = ProtectionMonitor(
+        world.trading,
+        world.connection.gateway,
+        world.store,
+        world.executor,
+        symbol="BTCUSDT",
+        rules=SymbolRules(),
+    )
+    price = Decimal(str(world.sim.state()["last_price"]))
+    limit = (price * Decimal("0.99")).quantize(Decimal("0.1"))
+    stop = (price * Decimal("0.97")).quantize(Decimal("0.1"))
+    # A resting LIMIT entry whose stop (closePosition) is refused: there is no position yet
+    entry = await world.submit(
+        "PLACE_ORDER",
+        {
+            "side": "BUY",
+            "type": "LIMIT",
+            "quantity": "0.010",
+            "price": str(limit),
+            "stop_price": str(stop),
+        },
+        key="limit-entry",
+    )
+    await world.finished(entry)
+    # The price falls through the limit: the entry fills, and the position has no stop
+    world.sim.set_price(limit - Decimal("20"), mode="jump")
+    await eventually(lambda: world.sim_position() == Decimal("0.010"))
+    await monitor.check()
+    await monitor.check()
+
+    def stop_prices() -> list[Decimal]:
+        return [
+            Decimal(a["triggerPrice"])
+            for a in world.sim.state()["algo_orders"]
+            if a["orderType"] == "STOP_MARKET" and a["algoStatus"] == "NEW"
+        ]
+
+    await eventually(lambda: bool(stop_prices()))
+    # Protected at the strategy's stop price, not at a generic distance from the entry
+    assert stop_prices() == [stop]

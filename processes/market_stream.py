@@ -287,9 +287,10 @@ class MarketStream:
         for c in [*missing, candle]:
             if self.last_open_time is not None and c.open_time <= self.last_open_time:
                 continue
-            await asyncio.to_thread(self._store_candles, [c])
             self.last_open_time = c.open_time
+            # The strategy first: the chart's copy of the candle is not on the tick-to-order path.
             await self.on_candle(c)
+            await asyncio.to_thread(self._store_candles, [c])
 
     async def _backfill(self, start_ms: int, end_ms: int) -> list[Candle]:
         count = (end_ms - start_ms) // self.interval_ms + 1

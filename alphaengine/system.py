@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import structlog
 
@@ -56,9 +57,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def start_simulator(
-    settings: Settings, symbol: str, seed: int, speed: float
+    port_file: Path,
+    symbol: str,
+    seed: int,
+    speed: float,
+    *,
+    stdout: int | IO[bytes] | None = None,
+    stderr: int | IO[bytes] | None = None,
+    cwd: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = settings.data_dir / "simulator.port"
+    """Start `python -m adapters.simulator` and return it with its base URL, once it listens."""
     port_file.unlink(missing_ok=True)
     process = subprocess.Popen(
         [
@@ -77,7 +85,10 @@ def start_simulator(
             str(speed),
             "--port-file",
             str(port_file),
-        ]
+        ],
+        stdout=stdout,
+        stderr=stderr,
+        cwd=cwd,
     )
     deadline = time.monotonic() + PORT_FILE_WAIT_SECONDS
     while time.monotonic() < deadline:
@@ -144,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if settings.mode == "paper" and exchange_url is None:
             simulator, exchange_url = start_simulator(
-                settings, seed.trading.symbol, args.sim_seed, args.sim_speed
+                settings.data_dir / "simulator.port",
+                seed.trading.symbol,
+                args.sim_seed,
+                args.sim_speed,
             )
             children.append(simulator)
             print(f"simulator: {exchange_url}", flush=True)

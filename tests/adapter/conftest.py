@@ -7,7 +7,6 @@ the simulator's HTTP control endpoint (`POST /_sim/faults`) as the issue asks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +27,7 @@ from processes.ingest import Ingestor
 from processes.reconciler import Reconciler
 from processes.user_stream import UserStream
 from projections.tracking import ReadModelRecorder
+from tests.worlds import tear_down
 
 if TYPE_CHECKING:
     from projections.projector import Projector
@@ -154,12 +154,4 @@ async def world(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[World]:
     try:
         yield world
     finally:
-        for task in world.tasks:
-            task.cancel()
-        for task in world.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=5)
-        await connection.close()
-        store.shutdown()
-        trading.close()
-        engine.dispose()
+        await tear_down(world.tasks, connection, store, trading, engine)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from alphaengine import system
 from alphaengine.bootstrap import open_trading, read_engine
 from alphaengine.settings import Settings, load_settings
 from alphaengine.trading import Trading
@@ -75,31 +76,13 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) ->
 
 
 def start_simulator(tmp: Path, speed: float = 60.0, seed: int = 42) -> Simulator:
-    port_file = tmp / "sim.port"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "adapters.simulator",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--seed",
-            str(seed),
-            "--symbol",
-            SYMBOL,
-            "--speed",
-            str(speed),
-            "--port-file",
-            str(port_file),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "sim.log", "wb"),  # noqa: SIM115
-        cwd=ROOT,
-    )
-    wait_until(lambda: port_file.exists() and port_file.read_text().strip() != "", 30, "sim")
-    return Simulator(process, f"http://127.0.0.1:{int(port_file.read_text())}")
+    # The same launcher the system uses in paper mode, as a process of its own so that it
+    # outlives a bot killed with SIGKILL.
+    with open(tmp / "sim.log", "wb") as log:
+        process, url = system.start_simulator(
+            tmp / "sim.port", SYMBOL, seed, speed, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT
+        )
+    return Simulator(process, url)
 
 
 def write_runtime_config(tmp: Path, strategy: dict[str, Any], **engine: Any) -> Path:

@@ -4,7 +4,6 @@ app on a SQLite file in a tmp dir, and the executor following its log."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,6 +28,7 @@ from processes.reconciler import Reconciler
 from processes.risk import RiskGuard, SymbolRules
 from projections.tracking import ReadModelRecorder
 from tests.waiting import eventually
+from tests.worlds import tear_down
 
 SYMBOL = "BTCUSDT"
 
@@ -147,12 +147,4 @@ async def world(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[World]:
     try:
         yield world
     finally:
-        for task in world.tasks:
-            task.cancel()
-        for task in world.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=5)
-        await connection.close()
-        store.shutdown()
-        trading.close()
-        engine.dispose()
+        await tear_down(world.tasks, connection, store, trading, engine)

@@ -1,8 +1,15 @@
-"""Opening the database: the schema-init step, and the objects every process needs."""
+"""Opening the database: the schema-init step, and the objects every process needs.
+
+The schema is created in one place, `init_schema` (the `init-db` command, run by the system
+launcher before it starts anything, or by a oneshot service unit). Every other process only
+checks it with `check_schema`: concurrent "create if missing" from two processes races.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from aggregates.envelope import Scope
 from alphaengine.runtime_config import ConfigStore, RuntimeConfig
@@ -10,11 +17,49 @@ from alphaengine.settings import Settings
 from alphaengine.store import make_engine
 from alphaengine.trading import Trading
 from projections.schema import metadata, projection_metadata
-from projections.tracking import ReadModelRecorder
+from projections.tracking import TRACKING_TABLE, ReadModelRecorder
 
 
 def scope_for(settings: Settings, symbol: str) -> Scope:
     return Scope(symbol=symbol, mode=settings.mode)
+
+
+class SchemaMissing(Exception):
+    """The database has no (or an incomplete) schema; the message says what to run."""
+
+
+def _init_db_command(settings: Settings) -> str:
+    return f"python -m alphaengine init-db --mode {settings.mode} --data-dir {settings.data_dir}"
+
+
+def required_tables() -> set[str]:
+    return (
+        set(metadata.tables)
+        | set(projection_metadata.tables)
+        | {"trading_events", "trading_snapshots", TRACKING_TABLE}
+    )
+
+
+def check_schema(settings: Settings) -> None:
+    """Raise SchemaMissing, naming the command to run, unless every table exists."""
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    if settings.database_url.startswith("sqlite") and not settings.db_path.exists():
+        raise SchemaMissing(
+            f"no database at {settings.db_path}: run `{_init_db_command(settings)}` first"
+        )
+    engine = make_engine(settings.database_url)
+    try:
+        present = set(inspect(engine).get_table_names())
+    except SQLAlchemyError as exc:
+        raise SchemaMissing(f"cannot open the database {where}: {exc}") from exc
+    finally:
+        engine.dispose()
+    missing = sorted(required_tables() - present)
+    if missing:
+        raise SchemaMissing(
+            f"the database {where} lacks {', '.join(missing)}: "
+            f"run `{_init_db_command(settings)}` first"
+        )
 
 
 def init_schema(settings: Settings, seed: RuntimeConfig | None = None) -> None:

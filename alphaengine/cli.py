@@ -1,8 +1,7 @@
 """`python -m alphaengine`: operator commands (init-db, replay, state, hash-password).
 
-On SQLite, `state` and `replay` create the schema themselves when the mode's database file does
-not exist yet (init-db is idempotent), so they work on a fresh data dir; on another database
-(ALPHAENGINE_DATABASE_URL) a missing schema is an error that says to run init-db.
+Only `init-db` creates the schema; the other commands check it and, when it is missing, say
+to run init-db.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from alphaengine.bootstrap import init_schema, open_trading
+from alphaengine.bootstrap import SchemaMissing, check_schema, init_schema, open_trading
 from alphaengine.runtime_config import ConfigError, load_config_file
 from alphaengine.settings import Settings, SettingsError, load_settings
 
@@ -47,10 +46,11 @@ def _settings(mode: str | None, data_dir: Path | None) -> Settings:
         _fail(str(exc))
 
 
-def _ensure_schema(settings: Settings) -> None:
-    # Creating the schema is idempotent; an operator tool on a fresh data dir just works.
-    if settings.database_url.startswith("sqlite") and not settings.db_path.exists():
-        init_schema(settings)
+def _require_schema(settings: Settings) -> None:
+    try:
+        check_schema(settings)
+    except SchemaMissing as exc:
+        _fail(str(exc))
 
 
 @contextmanager
@@ -103,7 +103,7 @@ def replay(
         TimeElapsedColumn(),
     )
     with _database(settings):
-        _ensure_schema(settings)
+        _require_schema(settings)
         trading = open_trading(settings)
         total = int(trading.recorder.max_notification_id() or 0)
         with Progress(*columns, transient=False) as progress:
@@ -144,7 +144,7 @@ def state(
     settings = _settings(mode, data_dir)
     moment = _parse_at(at)
     with _database(settings):
-        _ensure_schema(settings)
+        _require_schema(settings)
         trading = open_trading(settings)
         try:
             snapshot = state_at(trading, moment)

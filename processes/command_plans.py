@@ -10,16 +10,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine, select
 
+from aggregates import payloads
 from aggregates.command import Command, CommandKind
 from aggregates.envelope import Source
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import OrderIntent, Trading
-from processes import commands as payloads
+from processes.intents import close_intent, entry_intents, intent_of, is_algo_client_order_id
 from processes.ports import ExchangeGateway, ExchangeRejected
 from processes.risk import Exposure, RiskGuard, RiskRejected
 from projections.schema import rm_orders
@@ -27,6 +28,16 @@ from projections.schema import rm_orders
 log = structlog.get_logger(__name__)
 
 Action = Callable[[], Awaitable[dict[str, Any]]]
+P = TypeVar("P", bound=payloads.Payload)
+
+
+def _parse(model: type[P], command: Command) -> P:
+    parsed = payloads.parse_payload(command.kind, command.payload)
+    if not isinstance(parsed, model):
+        raise payloads.BadPayload(
+            [{"loc": ["kind"], "msg": f"{command.kind} is not {model.__name__}", "type": "kind"}]
+        )
+    return parsed
 
 
 @dataclass
@@ -84,74 +95,75 @@ class Planner:
     # ---- new commands ---------------------------------------------------------------------
     async def plan(self, command: Command, *, check_risk: bool) -> Plan:
         kind = command.kind
-        body = command.payload
         if kind == CommandKind.PLACE_ORDER:
-            return await self._place(command, payloads.parse(payloads.PlaceOrder, body), check_risk)
+            return await self._place(command, _parse(payloads.PlaceOrder, command), check_risk)
         if kind == CommandKind.CLOSE_POSITION:
-            request = payloads.parse(payloads.ClosePosition, body)
+            request = _parse(payloads.ClosePosition, command)
             quantity = await self._position_to_close()
             if quantity == 0:
                 raise RiskRejected("no position to close")
             if request.quantity is not None:
                 quantity = min(abs(quantity), request.quantity) * (1 if quantity > 0 else -1)
-            intents = [payloads.close_intent(command.id, self.symbol, quantity)]
+            intents = [close_intent(command.id, self.symbol, quantity)]
             return Plan(intents, after=self._cancel_protective_if_flat)
         if kind == CommandKind.FLATTEN:
             quantity = await self._position_to_close()
-            intents = [payloads.close_intent(command.id, self.symbol, quantity)] if quantity else []
+            intents = [close_intent(command.id, self.symbol, quantity)] if quantity else []
             return Plan(intents, before=self._cancel_all)
         return self._action_plan(command, check_risk)
 
     async def _place(self, command: Command, order: payloads.PlaceOrder, check: bool) -> Plan:
         quantity = order.quantity or Decimal(0)
-        reference = Decimal(str(command.payload.get("reference_price") or 0))
+        reference = order.reference_price or Decimal(0)
         price = order.price or self.risk.mark_price or reference
         rules = self.risk.rules
         order = order.model_copy(
             update={
-                "stop_price": rules.round_price(order.stop_price)
-                if order.stop_price
-                else Decimal(0),
+                "stop_price": rules.round_price(order.stop_price) if order.stop_price else None,
                 "take_profit_price": (
-                    rules.round_price(order.take_profit_price)
-                    if order.take_profit_price
-                    else Decimal(0)
+                    rules.round_price(order.take_profit_price) if order.take_profit_price else None
                 ),
-                "price": rules.round_price(order.price) if order.price else Decimal(0),
+                "price": rules.round_price(order.price) if order.price else None,
             }
         )
         if check and not order.reduce_only and not order.close_position:
             exposure = await self.exposure()
-            stop = order.stop_price if order.type in ("MARKET", "LIMIT") else Decimal(0)
+            stop = (
+                (order.stop_price or Decimal(0))
+                if order.type in ("MARKET", "LIMIT")
+                else Decimal(0)
+            )
             quantity = self.risk.size_entry(exposure, price, stop, order.quantity)
             self.risk.check_notional(exposure, quantity, price)
         elif check:
             self.risk.check_rate()
         if not quantity and not order.close_position:
             raise RiskRejected("the order has no quantity")
-        return Plan(payloads.entry_intents(command.id, self.symbol, order, quantity))
+        return Plan(entry_intents(command.id, self.symbol, order, quantity))
 
     def _action_plan(self, command: Command, check: bool) -> Plan:
-        kind, body = command.kind, command.payload
+        kind = command.kind
         if kind == CommandKind.CANCEL_ALL:
             return Plan(before=self._cancel_all)
         if kind == CommandKind.CANCEL_ORDER:
-            cancel = payloads.parse(payloads.CancelOrder, body)
+            cancel = _parse(payloads.CancelOrder, command)
             return Plan(before=lambda: self._cancel_one(cancel))
         if kind == CommandKind.SET_LEVERAGE:
-            leverage = payloads.parse(payloads.SetLeverage, body).leverage
+            leverage = _parse(payloads.SetLeverage, command).leverage
             if check:
                 self.risk.check_leverage(leverage)
             return Plan(before=lambda: self._set_leverage(command, leverage))
         if kind == CommandKind.TRANSFER_TO_FUTURES:
-            transfer = payloads.parse(payloads.TransferToFutures, body)
+            transfer = _parse(payloads.TransferToFutures, command)
             return Plan(before=lambda: self._transfer(transfer))
         if kind == CommandKind.PAUSE_ENGINE:
-            reason = payloads.parse(payloads.PauseEngine, body).reason
+            reason = _parse(payloads.PauseEngine, command).reason
             return Plan(before=lambda: self._pause(command, reason))
         if kind == CommandKind.RESUME_ENGINE:
             return Plan(before=lambda: self._resume(command))
-        raise payloads.BadPayload(f"unknown command kind {kind!r}")
+        raise payloads.BadPayload(
+            [{"loc": ["kind"], "msg": f"unknown command kind {kind!r}", "type": "enum"}]
+        )
 
     # ---- after a crash --------------------------------------------------------------------
     async def resume(self, command: Command) -> Plan:
@@ -159,7 +171,7 @@ class Planner:
         orders = [
             await self.store.call(self._recorded_order, cid) for cid in command.client_order_ids
         ]
-        intents = [payloads.intent_of(o) for o in orders if o is not None]
+        intents = [intent_of(o) for o in orders if o is not None]
         if command.kind == CommandKind.TRANSFER_TO_FUTURES:
             # A transfer has no client id to look up: do not repeat it; the reconciler's
             # balance check shows whether it landed.
@@ -174,7 +186,7 @@ class Planner:
 
     def _recorded_order(self, client_order_id: str) -> Any:
         # The leg name tells protective legs apart; an entry may itself be an algo order.
-        guess = payloads.is_algo_client_order_id(client_order_id)
+        guess = is_algo_client_order_id(client_order_id)
         found = self.trading.find_order(client_order_id, is_algo=guess)
         if found is None:
             found = self.trading.find_order(client_order_id, is_algo=not guess)

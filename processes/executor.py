@@ -20,12 +20,12 @@ from uuid import UUID
 import structlog
 from eventsourcing.utils import get_topic
 
+from aggregates import payloads
 from aggregates.command import Command, CommandKind
 from aggregates.engine import EngineMode
 from aggregates.envelope import Source
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import OrderIntent, Trading
-from processes import commands as payloads
 from processes.command_plans import Plan, Planner
 from processes.placement import LegOutcome, Placement, crash_here
 from processes.ports import ExchangeError, ExchangeGateway

@@ -149,11 +149,15 @@ class StrategyRunner:
             payload = {
                 "side": "BUY" if decision.action == Action.ENTER_LONG else "SELL",
                 "type": "MARKET",
-                "stop_price": str(decision.stop_price),
-                "take_profit_price": str(decision.take_profit_price),
                 "reference_price": str(candle.close),
                 "reason": decision.reason,
             }
+            for name, price in (
+                ("stop_price", decision.stop_price),
+                ("take_profit_price", decision.take_profit_price),
+            ):
+                if price > 0:
+                    payload[name] = str(price)
         command_id, new = await self.store.call(
             self.trading.submit_command,
             kind=kind.value,

@@ -1,6 +1,7 @@
 """`python -m web [--mode M] [--data-dir DIR] [--host H] [--port P]`: the web process alone.
 
-Runs against the same database as the bot (the mode picks the file under the data dir).
+Runs against the same database as the bot (the mode picks the file under the data dir), whose
+schema `python -m alphaengine init-db` created; the web only checks it is there.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import structlog
 import uvicorn
 
-from alphaengine.bootstrap import init_schema
+from alphaengine.bootstrap import SchemaMissing, check_schema
 from alphaengine.settings import MODES, SettingsError, load_settings
 from web.app import create_app
 from web.auth import ADMIN_USERNAME, ensure_admin_password
@@ -32,11 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = load_settings(mode=args.mode, data_dir=args.data_dir)
-        # Creating missing tables is idempotent; it lets the web start before the bot ever ran.
-        init_schema(settings)
+        check_schema(settings)
         password = ensure_admin_password(settings)
         app = create_app(settings)
-    except SettingsError as exc:
+    except (SettingsError, SchemaMissing) as exc:
         print(f"web: {exc}", file=sys.stderr)
         return 2
     host = args.host or settings.web.host

@@ -49,8 +49,18 @@ def _state(tmp: Path, data_dir: Path, *extra: str) -> dict[str, Any]:
     return result
 
 
-def test_state_on_a_fresh_data_dir_is_empty_and_creates_the_schema(tmp_path: Path) -> None:
+def test_state_on_a_fresh_data_dir_says_to_run_init_db(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh"
+    done = _run("alphaengine", "state", "--json", "--data-dir", str(data_dir), tmp=tmp_path)
+    assert done.returncode == 2
+    assert "init-db" in done.stderr and "Traceback" not in done.stderr
+    assert not (data_dir / "alphaengine-paper.db").exists()  # checking creates nothing
+
+
+def test_state_after_init_db_is_empty(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    init = _run("alphaengine", "init-db", "--data-dir", str(data_dir), tmp=tmp_path)
+    assert init.returncode == 0, init.stderr
     state = _state(tmp_path, data_dir)
 
     assert state["notification_id"] == 0

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from aggregates.payloads import BadPayload, PlaceOrder, parse_payload
 from alphaengine.runtime_config import RiskConfig
-from processes.commands import BadPayload, PlaceOrder, entry_intents, parse
+from processes.intents import entry_intents
 from processes.risk import Exposure, RiskGuard, RiskRejected, SymbolRules
 
 
@@ -72,10 +73,11 @@ def test_leverage_limit() -> None:
 def test_entry_legs_use_the_algo_api_with_rounded_triggers() -> None:
     from uuid import uuid4
 
-    order = parse(
-        PlaceOrder,
+    order = parse_payload(
+        "PLACE_ORDER",
         {"side": "SELL", "type": "MARKET", "stop_price": "60300.5", "take_profit_price": "59000"},
     )
+    assert isinstance(order, PlaceOrder)
     intents = entry_intents(uuid4(), "BTCUSDT", order, Decimal("0.010"))
     assert [(i.order_type, i.is_algo, i.side) for i in intents] == [
         ("MARKET", False, "SELL"),
@@ -88,4 +90,4 @@ def test_entry_legs_use_the_algo_api_with_rounded_triggers() -> None:
 
 def test_bad_payload_names_the_field() -> None:
     with pytest.raises(BadPayload, match="quantity"):
-        parse(PlaceOrder, {"side": "BUY", "quantity": "-1"})
+        parse_payload("PLACE_ORDER", {"side": "BUY", "quantity": "-1"})

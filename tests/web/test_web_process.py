@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.web.processes import clean_env, free_port, running, wait_until
+from tests.web.processes import REPO_ROOT, clean_env, free_port, running, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +18,35 @@ def start_args(data_dir: Path, port: int) -> list[str]:
     return ["-m", "web", "--mode", "paper", "--data-dir", str(data_dir), "--port", str(port)]
 
 
+def init_db(data_dir: Path, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alphaengine", "init-db", "--data-dir", str(data_dir)],
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_web_without_a_schema_says_to_run_init_db(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, *start_args(data_dir, free_port())],
+        env=clean_env(data_dir),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "init-db" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_web_alone_generates_a_password_once_and_serves_the_api(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = clean_env(data_dir)
+    init_db(data_dir, env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with running(start_args(data_dir, port), env=env, log=tmp_path / "first.log") as proc:

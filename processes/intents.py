@@ -1,4 +1,4 @@
-"""Command payloads: what each kind carries, validated, and the orders a command sends.
+"""The orders a Command sends (intents), built from its payload.
 
 Leg names are part of the client order id (`client_order_id_for(command_id, leg)`): the entry is
 the empty leg, protective orders are "sl" and "tp" and go through the algo-order API.
@@ -7,70 +7,14 @@ the empty leg, protective orders are "sl" and "tp" and go through the algo-order
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from aggregates.ids import client_order_id_for
+from aggregates.payloads import PlaceOrder
 from alphaengine.trading import OrderIntent
 
 ALGO_LEGS = ("sl", "tp")
 ALGO_TYPES = {"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}
-
-
-T = TypeVar("T", bound="_Payload")
-
-
-class BadPayload(Exception):
-    pass
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class PlaceOrder(_Payload):
-    side: Literal["BUY", "SELL"]
-    type: Literal["MARKET", "LIMIT", "STOP_MARKET", "TAKE_PROFIT_MARKET"] = "MARKET"
-    quantity: Decimal | None = Field(default=None, gt=0)  # None: the risk guard sizes it
-    price: Decimal = Decimal(0)
-    stop_price: Decimal = Decimal(0)  # the protective stop (or the trigger of a stop order)
-    take_profit_price: Decimal = Decimal(0)
-    reduce_only: bool = False
-    close_position: bool = False
-    time_in_force: Literal["GTC", "IOC", "FOK", "GTX"] = "GTC"
-
-
-class CancelOrder(_Payload):
-    client_order_id: str = Field(min_length=1, max_length=36)
-    is_algo: bool = False
-
-
-class ClosePosition(_Payload):
-    quantity: Decimal | None = Field(default=None, gt=0)  # None: all of it
-
-
-class SetLeverage(_Payload):
-    leverage: int = Field(ge=1, le=125)
-
-
-class TransferToFutures(_Payload):
-    asset: str = "USDT"
-    amount: Decimal = Field(gt=0)
-
-
-class PauseEngine(_Payload):
-    reason: str = "paused by command"
-
-
-def parse(model: type[T], payload: dict[str, Any]) -> T:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()
-        )
-        raise BadPayload(problems) from exc
 
 
 def is_algo_client_order_id(client_order_id: str) -> bool:
@@ -90,11 +34,11 @@ def entry_intents(
             side=order.side,
             order_type=order.type,
             quantity=Decimal(0) if order.close_position else quantity,
-            price=order.price if order.type == "LIMIT" else Decimal(0),
-            stop_price=order.stop_price if is_algo else Decimal(0),
+            price=order.price if order.type == "LIMIT" and order.price else Decimal(0),
+            stop_price=order.stop_price if is_algo and order.stop_price else Decimal(0),
             reduce_only=order.reduce_only,
             close_position=order.close_position,
-            time_in_force=order.time_in_force,
+            time_in_force=order.time_in_force or "GTC",
         )
     ]
     if is_algo or order.reduce_only:
@@ -104,7 +48,7 @@ def entry_intents(
         ("sl", "STOP_MARKET", order.stop_price),
         ("tp", "TAKE_PROFIT_MARKET", order.take_profit_price),
     ):
-        if trigger > 0:
+        if trigger is not None and trigger > 0:
             intents.append(
                 OrderIntent(
                     client_order_id=client_order_id_for(command_id, leg),

@@ -57,3 +57,8 @@ def client_order_id_for(command: UUID, leg: str = "") -> str:
 
 def is_engine_client_order_id(client_order_id: str) -> bool:
     return client_order_id.startswith("ae") and "-" in client_order_id[:6]
+
+
+def config_id(scope: Scope) -> UUID:
+    # Not per symbol: the config is what names the symbol.
+    return _id("runtime-config", scope.key)

@@ -7,15 +7,18 @@ checks it with `check_schema`: concurrent "create if missing" from two processes
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregates.envelope import Scope
-from alphaengine.runtime_config import ConfigStore, RuntimeConfig
+from alphaengine.runtime_config import ConfigStore, RuntimeConfig, seed_config
 from alphaengine.settings import Settings
 from alphaengine.store import make_engine
 from alphaengine.trading import Trading
+from projections.projector import Projector
 from projections.schema import metadata, projection_metadata
 from projections.tracking import TRACKING_TABLE, ReadModelRecorder
 
@@ -63,33 +66,55 @@ def check_schema(settings: Settings) -> None:
 
 
 def init_schema(settings: Settings, seed: RuntimeConfig | None = None) -> None:
-    """Create every table once, before any process starts (run again: it changes nothing)."""
+    """Create every table once, before any process starts (run again: it changes nothing).
+
+    Also stores the seed as the first runtime-config version when none exists, and makes the
+    SQLite file readable by its owner only (its WAL and shared-memory files inherit the mode).
+    """
+    if settings.database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     try:
         metadata.create_all(engine)
         projection_metadata.create_all(engine)
-        store = ConfigStore(engine)
-        store.seed(seed or RuntimeConfig(), by="init")
-        _, config = store.get()
+        # The config's identity does not depend on the symbol (the config names it).
+        trading = Trading(Scope(mode=settings.mode), settings.database_url, create_table=True)
+        try:
+            recorder = ReadModelRecorder.for_trading(trading, create_table=True)
+            seed_config(trading, engine, seed or RuntimeConfig(), by="init")
+            # Read models start current: a fresh database shows no projection lag.
+            Projector(trading, recorder).catch_up()
+        finally:
+            trading.close()
     finally:
         engine.dispose()
-    trading = Trading(
-        scope_for(settings, config.trading.symbol), settings.database_url, create_table=True
-    )
-    ReadModelRecorder.for_trading(trading, create_table=True)
-    trading.close()
+    if settings.database_url.startswith("sqlite"):
+        for path in (settings.db_path, *_sqlite_side_files(settings)):
+            if path.exists():
+                path.chmod(0o600)
+
+
+def _sqlite_side_files(settings: Settings) -> list[Path]:
+    return [settings.db_path.with_name(settings.db_path.name + s) for s in ("-wal", "-shm")]
 
 
 def read_engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url)
 
 
+def configured_symbol(settings: Settings) -> str:
+    """The symbol of the latest stored config (read raw: an invalid config still names one)."""
+    engine = read_engine(settings)
+    try:
+        body = ConfigStore(engine).stored().body
+    finally:
+        engine.dispose()
+    trading = body.get("trading") if isinstance(body, dict) else None
+    symbol = trading.get("symbol") if isinstance(trading, dict) else None
+    return symbol if isinstance(symbol, str) and symbol else Scope().symbol
+
+
 def open_trading(settings: Settings, symbol: str | None = None) -> Trading:
-    if symbol is None:
-        engine = read_engine(settings)
-        try:
-            _, config = ConfigStore(engine).get()
-        finally:
-            engine.dispose()
-        symbol = config.trading.symbol
-    return Trading(scope_for(settings, symbol), settings.database_url)
+    return Trading(
+        scope_for(settings, symbol or configured_symbol(settings)), settings.database_url
+    )

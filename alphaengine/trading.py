@@ -26,6 +26,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from aggregates import ids
 from aggregates.account import Account
 from aggregates.command import Command
+from aggregates.config import RuntimeConfiguration, VersionConflict
 from aggregates.engine import Engine
 from aggregates.envelope import Envelope, EnvelopeAsDict, Scope, ScopeAsDict, Source, envelope
 from aggregates.fact import Fact
@@ -458,3 +459,45 @@ class Trading(Application[UUID]):
         engine.enable_strategy(env)
         engine.clear_alarm("strategy_disabled", env)
         return self._save_if_changed(engine)
+
+    # ---- runtime configuration ------------------------------------------------------------
+    def runtime_configuration(self) -> RuntimeConfiguration | None:
+        found: RuntimeConfiguration | None = self._get_or_none(ids.config_id(self.scope))
+        return found
+
+    def _save_config(self, config: RuntimeConfiguration, expected_version: int) -> int:
+        try:
+            self.save(config)
+        except IntegrityError as exc:
+            latest = self.runtime_configuration()
+            raise VersionConflict(expected_version, latest.version if latest else 0) from exc
+        return config.version
+
+    def change_runtime_config(
+        self, body: dict[str, Any], *, expected_version: int, by: str, env: Envelope
+    ) -> int:
+        """A new version from `body`; VersionConflict unless `expected_version` is the latest."""
+        config = self.runtime_configuration()
+        if config is None:
+            if expected_version != 0:
+                raise VersionConflict(expected_version, 0)
+            config = RuntimeConfiguration(scope=self.scope, body=body, by=by, envelope=env)
+        else:
+            config.check_version(expected_version)
+            if not config.change(body, by, env):
+                return config.version
+        return self._save_config(config, expected_version)
+
+    def roll_back_runtime_config(
+        self, to_version: int, *, expected_version: int, by: str, env: Envelope
+    ) -> int:
+        config = self.runtime_configuration()
+        if config is None:
+            raise VersionConflict(expected_version, 0)
+        config.check_version(expected_version)
+        older: RuntimeConfiguration = self.repository.get(config.id, version=to_version)
+        config.roll_back(to_version, older.body, by, env)
+        return self._save_config(config, expected_version)
+
+    def runtime_config_events(self) -> list[Any]:
+        return list(self.events.get(ids.config_id(self.scope)))

@@ -36,7 +36,7 @@ from tests.e2e.harness import (  # noqa: E402
     wait_until,
 )
 
-STRATEGY_NAME = "bench.flip_strategy:Flip"
+STRATEGY_NAME = "every_candle"
 SCOPE = Scope(symbol=SYMBOL, mode="paper")
 
 

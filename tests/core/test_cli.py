@@ -63,7 +63,7 @@ def test_state_after_init_db_is_empty(tmp_path: Path) -> None:
     assert init.returncode == 0, init.stderr
     state = _state(tmp_path, data_dir)
 
-    assert state["notification_id"] == 0
+    assert state["notification_id"] == 1  # the runtime config's first version, nothing else
     assert state["balances"] == [] and state["open_orders"] == []
     assert state["position"]["positionAmt"] == "0" and state["position"]["entryPrice"] == "0"
     assert (data_dir / "alphaengine-paper.db").exists()

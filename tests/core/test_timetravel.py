@@ -9,19 +9,20 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from alphaengine.bootstrap import init_schema, open_trading
+from aggregates.envelope import Scope
 from alphaengine.settings import load_settings
 from alphaengine.trading import Trading
 from projections.timetravel import TimeTravelError, state_at
 from tests.core.story import drive_history
 
 
-def _prefix_copy(tmp_path: Path) -> Trading:
+def _prefix_copy(tmp_path: Path, scope: Scope) -> Trading:
+    # An empty store (no seeded config): the copy receives the original's events only.
     settings = load_settings(
         mode="paper", data_dir=tmp_path / "copy", secrets_file=tmp_path / "none.yaml", environ={}
     )
-    init_schema(settings)
-    return open_trading(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Trading(scope, settings.database_url, create_table=True)
 
 
 def test_state_at_each_notification_equals_a_replay_of_the_log_up_to_it(
@@ -32,7 +33,7 @@ def test_state_at_each_notification_equals_a_replay_of_the_log_up_to_it(
     drive_history(trading, checkpoint=lambda: live.append(state_at(trading)))
 
     # Copy the log event by event into a fresh store; compare after each one
-    copy = _prefix_copy(tmp_path)
+    copy = _prefix_copy(tmp_path, trading.scope)
     for notification in trading.recorder.select_notifications(1, 10_000):
         stored = StoredEvent(
             originator_id=notification.originator_id,

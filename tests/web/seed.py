@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, delete, insert
 
 from projections.schema import (
     health,
@@ -209,6 +209,8 @@ def seed_events(engine: Engine, count: int = 30) -> None:
     types = ["Order.Filled", "Position.Changed", "Account.BalanceChanged"]
     sources = ["WEBSOCKET", "REST", "RECONCILER"]
     with engine.begin() as conn:
+        # This world's events replace what init-db projected (the first config version).
+        conn.execute(delete(rm_events))
         conn.execute(
             insert(rm_events),
             [event_row(n, types[n % 3], source=sources[n % 3]) for n in range(1, count + 1)],

@@ -23,7 +23,8 @@ def test_read_then_write_bumps_the_version(web: Web, auth: dict[str, str]) -> No
 
 def test_a_concurrent_change_is_409(web: Web, auth: dict[str, str]) -> None:
     read = web.client.get("/api/config", headers=auth).json()
-    first = web.client.put("/api/config", json=read, headers=auth)
+    changed = {**read, "config": {**read["config"], "risk": {"max_orders_per_minute": 9}}}
+    first = web.client.put("/api/config", json=changed, headers=auth)
     assert first.status_code == 200
     second = web.client.put(
         "/api/config", json={"version": read["version"], "config": read["config"]}, headers=auth

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from alphaengine.runtime_config import ConfigStore, RuntimeConfig
+from alphaengine.runtime_config import ConfigError, RuntimeConfig, stored_config
 from projections.schema import (
     market_candles,
     market_marks,
@@ -44,8 +44,20 @@ class Market:
 
 
 def current_market(conn: Connection) -> Market:
-    config: RuntimeConfig
-    _, config = ConfigStore(conn.engine).get()
+    """Symbol and interval of the latest config, read on the request's own connection.
+
+    A config that no longer loads still names its market; failing that, the defaults.
+    """
+    stored = stored_config(conn)
+    try:
+        config = stored.parsed()
+    except ConfigError:
+        body, defaults = stored.body, RuntimeConfig()
+        trading, strategy = body.get("trading") or {}, body.get("strategy") or {}
+        return Market(
+            symbol=str(trading.get("symbol") or defaults.trading.symbol),
+            interval=str(strategy.get("timeframe") or defaults.strategy.timeframe),
+        )
     return Market(symbol=config.trading.symbol, interval=config.strategy.timeframe)
 
 

@@ -7,7 +7,7 @@ transfers per exchange transaction id) is booked once per exchange identity.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -18,8 +18,24 @@ from aggregates import ids
 from aggregates.envelope import Envelope, Scope
 from aggregates.facts import BalanceFact, FillFact, IncomeFact
 
+DAYS_KEPT = 8
+
+
+def day_of(moment: datetime) -> str:
+    """The exchange's UTC calendar day of a moment (the daily loss limit's day)."""
+    return moment.astimezone(UTC).date().isoformat()
+
 
 class Account(Aggregate):
+    # Version 2 added `daily`: realized PnL net of fees per UTC day of the fills' exchange time,
+    # so the daily loss limit reads the event store, never a rebuildable table.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Fills booked before version 2 are not split by day; a fresh tally starts from here.
+        state["daily"] = {}
+
     @staticmethod
     def create_id(scope: Scope) -> UUID:
         return ids.account_id(scope)
@@ -34,6 +50,11 @@ class Account(Aggregate):
         self.funding = Decimal(0)
         self.transfers = Decimal(0)
         self.last_fill_at: datetime | None = None
+        self.daily: dict[str, Decimal] = {}
+
+    def net_realized_on(self, day: str) -> Decimal:
+        """Realized PnL minus fees of the fills of one UTC day (`day_of`)."""
+        return Decimal(self.daily.get(day, 0))
 
     def wallet_balance(self, asset: str = "USDT") -> Decimal:
         row = self.balances.get(asset)
@@ -81,11 +102,14 @@ class Account(Aggregate):
         envelope: Envelope,
     ) -> None:
         previous = self.balances.get(asset, {})
+        if available is None and previous.get("available") is not None:
+            # WS reports carry no available balance: what the wallet gained or lost moves it
+            # too, until the next REST read gives the exchange's own figure.
+            available = previous["available"] + (wallet - previous["wallet"])
         self.balances[asset] = {
             "wallet": wallet,
             "cross_wallet": cross_wallet,
-            # WS reports carry no available balance; keep the last REST figure until the next.
-            "available": available if available is not None else previous.get("available"),
+            "available": available,
             "as_of": as_of,
         }
 
@@ -146,6 +170,10 @@ class Account(Aggregate):
         self.realized_pnl += realized_pnl
         self.fees += fee
         self.last_fill_at = time
+        day = day_of(time)
+        self.daily[day] = self.daily.get(day, Decimal(0)) + realized_pnl - fee
+        for old in sorted(self.daily)[:-DAYS_KEPT]:
+            del self.daily[old]
 
     def book_income(self, fact: IncomeFact, envelope: Envelope) -> bool:
         if fact.income_type not in ("FUNDING_FEE", "TRANSFER"):

@@ -43,19 +43,21 @@ class CommandStatus(StrEnum):
     FAILED = "FAILED"
     UNKNOWN = "UNKNOWN"
     RESOLVED = "RESOLVED"
+    EXPIRED = "EXPIRED"
 
 
 TRANSITIONS: dict[str, set[str]] = {
-    "NEW": {"ACCEPTED", "REJECTED"},
-    "ACCEPTED": {"DISPATCHED"},
+    "NEW": {"ACCEPTED", "REJECTED", "EXPIRED"},
+    "ACCEPTED": {"DISPATCHED", "EXPIRED"},
     "DISPATCHED": {"SUCCEEDED", "FAILED", "UNKNOWN"},
     "UNKNOWN": {"RESOLVED"},
     "REJECTED": set(),
     "SUCCEEDED": set(),
     "FAILED": set(),
     "RESOLVED": set(),
+    "EXPIRED": set(),
 }
-FINISHED = {"REJECTED", "SUCCEEDED", "FAILED", "RESOLVED"}
+FINISHED = {"REJECTED", "SUCCEEDED", "FAILED", "RESOLVED", "EXPIRED"}
 
 
 class IllegalCommandTransition(Exception):
@@ -116,6 +118,20 @@ class Command(Aggregate):
     @event("Rejected")
     def _rejected(self, reason: str, envelope: Envelope) -> None:
         self.status = CommandStatus.REJECTED.value
+        self.reason = reason
+
+    def expire(self, reason: str, envelope: Envelope) -> None:
+        """Too old to carry out: its decision was made on data the market has moved past.
+
+        Only before the write-ahead intent: a dispatched Command's orders may have left and
+        must be resolved, never forgotten.
+        """
+        self._check("EXPIRED")
+        self._expired(reason=reason, envelope=envelope)
+
+    @event("Expired")
+    def _expired(self, reason: str, envelope: Envelope) -> None:
+        self.status = CommandStatus.EXPIRED.value
         self.reason = reason
 
     def dispatch(self, client_order_ids: list[str], envelope: Envelope) -> None:

@@ -22,6 +22,13 @@ class EngineMode(StrEnum):
 
 
 class Engine(Aggregate):
+    # Version 2 added `bot` (whether a bot process runs, who holds the lease, why it stopped).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["bot"] = {"state": "STOPPED", "holder": "", "reason": ""}
+
     @staticmethod
     def create_id(scope: Scope) -> UUID:
         return ids.engine_id(scope)
@@ -34,6 +41,7 @@ class Engine(Aggregate):
         self.alarms: dict[str, dict[str, Any]] = {}
         self.strategy_state: dict[str, Any] = {}
         self.strategy_disabled = False
+        self.bot: dict[str, Any] = {"state": "STOPPED", "holder": "", "reason": ""}
 
     def pause(self, reason: str, envelope: Envelope) -> bool:
         if self.mode == EngineMode.PAUSED:
@@ -107,3 +115,17 @@ class Engine(Aggregate):
     @event("StrategyEnabled")
     def _strategy_enabled(self, envelope: Envelope) -> None:
         self.strategy_disabled = False
+
+    def record_bot_started(self, holder: str, envelope: Envelope) -> None:
+        self._bot_started(holder=holder, envelope=envelope)
+
+    @event("BotStarted")
+    def _bot_started(self, holder: str, envelope: Envelope) -> None:
+        self.bot = {"state": "RUNNING", "holder": holder, "reason": ""}
+
+    def record_bot_stopped(self, reason: str, exit_code: int, envelope: Envelope) -> None:
+        self._bot_stopped(reason=reason, exit_code=exit_code, envelope=envelope)
+
+    @event("Stopped")
+    def _bot_stopped(self, reason: str, exit_code: int, envelope: Envelope) -> None:
+        self.bot = {**self.bot, "state": "STOPPED", "reason": reason, "exit_code": exit_code}

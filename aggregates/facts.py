@@ -110,3 +110,12 @@ class IncomeFact:
     @property
     def dedup_key(self) -> str:
         return f"income:{self.income_type}:{self.tran_id}"
+
+
+@dataclass(frozen=True)
+class LeverageFact:
+    """The account's leverage for a symbol (ACCOUNT_CONFIG_UPDATE or the symbol config)."""
+
+    symbol: str
+    leverage: int
+    time: datetime

@@ -282,6 +282,19 @@ class Order(Aggregate):
         self.status = OrderStatus.EXPIRED.value
         self.reject_reason = "never reached the exchange"
 
+    def close_vanished(self, envelope: Envelope) -> bool:
+        """The exchange no longer knows this open order (it answers "unknown order"): the
+        exchange is the truth, so it is closed here, the belief kept in the event."""
+        if not self.is_open or self.status == OrderStatus.PENDING_NEW:
+            return False
+        self._vanished(believed_status=self.status, envelope=envelope)
+        return True
+
+    @event("VanishedOnExchange")
+    def _vanished(self, believed_status: str, envelope: Envelope) -> None:
+        self.status = OrderStatus.EXPIRED.value
+        self.reject_reason = f"unknown on the exchange (was {believed_status} here)"
+
     def link_parent(self, client_algo_id: str, envelope: Envelope) -> bool:
         if self.parent_client_algo_id == client_algo_id:
             return False

@@ -1,4 +1,5 @@
-"""The one-way position of the traded symbol, netted from fills (spec §9.1)."""
+"""The one-way position of the traded symbol, netted from fills (docs/exchange-rules.md,
+"Position netting")."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ _TRADE, _QTY, _PRICE, _FEE, _BEFORE = 0, 1, 2, 3, 4
 
 
 class Position(Aggregate):
+    # Version 2: `recent_fills` entries are flat lists (see the layout above). Snapshots taken
+    # before versions were recorded may hold either that or the older dict entries.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["recent_fills"] = [_entry_as_list(f) for f in state.get("recent_fills", [])]
+
     @staticmethod
     def create_id(scope: Scope) -> UUID:
         return ids.position_id(scope)
@@ -141,6 +150,23 @@ class Position(Aggregate):
         self.entry_price = state.entry_price
         self.open_fees = state.open_fees
         self.realized_pnl = state.realized_pnl
+
+
+def _entry_as_list(entry: Any) -> list[Any]:
+    """One `recent_fills` entry in the current layout, from either stored shape."""
+    if isinstance(entry, list):
+        return entry
+    before = entry.get("before") or {}
+    return [
+        int(entry["trade_id"]),
+        Decimal(entry["signed_qty"]),
+        Decimal(entry["price"]),
+        Decimal(entry["fee"]),
+        Decimal(before.get("quantity", 0)),
+        Decimal(before.get("entry_price", 0)),
+        Decimal(before.get("open_fees", 0)),
+        Decimal(before.get("realized_pnl", 0)),
+    ]
 
 
 def _dump(state: Netted) -> list[Decimal]:

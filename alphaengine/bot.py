@@ -1,24 +1,41 @@
-"""The bot runtime: one asyncio loop for I/O, one store thread for every event-store call.
+"""The bot runtime: one asyncio loop for I/O, one store thread for every event-store call, and a
+supervisor that owns every task.
 
 Start order (each step needs the one before): catch the read models up → reconcile with the
-exchange → start the executor (resumes unfinished Commands), the streams and the reconciler's
-timer → warm the strategy up and feed it closed candles.
+exchange → the executor (resumes unfinished Commands), the streams, the reconciler's timer and
+the protection monitor → the configured leverage → the strategy, warmed up, fed closed candles.
+
+`run` returns the process's exit code: 0 when told to stop, 1 when a task died (an alarm says
+which). Either way the stop is bounded (STOP_SECONDS) and recorded as `Engine.Stopped`.
+A runtime config that cannot load does not stop the bot: it keeps the account safe (streams,
+reconciler, protection) without a strategy, raises the `config_invalid` alarm, and starts the
+strategy once a config that loads is saved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
+import socket
+import time
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from adapters.binance.connection import BinanceConnection, connect
+from adapters.binance.connection import BinanceConnection
+from aggregates.command import ActorType, CommandKind
+from aggregates.envelope import Source
+from aggregates.facts import FillFact
+from aggregates.market import interval_length
+from aggregates.ports import ExchangeError, UserFact
 from alphaengine.bootstrap import open_trading, read_engine
-from alphaengine.runtime_config import ConfigStore
+from alphaengine.exchange import connect_exchange
+from alphaengine.runtime_config import ConfigError, ConfigStore, RuntimeConfig, StoredConfig
 from alphaengine.settings import Settings
 from alphaengine.store_thread import StoreThread
+from alphaengine.supervisor import Supervisor
+from processes.exchange_clock import ExchangeClock
 from processes.executor import Executor
 from processes.health import HealthWriter
 from processes.ingest import Ingestor
@@ -26,34 +43,26 @@ from processes.market_stream import MarketStream
 from processes.placement import crash_here, crash_point_from_env
 from processes.protection import ProtectionMonitor
 from processes.reconciler import Reconciler
-from processes.risk import RiskGuard, SymbolRules
+from processes.risk import RiskGuard
 from processes.serial_projector import SerialProjector
+from processes.stats import StatsWriter
 from processes.strategy_runner import StrategyRunner
 from processes.user_stream import UserStream
 from projections.projector import Projector
 from projections.tracking import ReadModelRecorder
-from strategies.loader import load_strategy
+from strategies.loader import StrategyNotFound, load_strategy
 
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
-RISK_CHECK_SECONDS = 1.0
-CONNECT_RETRY_MAX_SECONDS = 60.0
-
-
-async def symbol_rules(connection: BinanceConnection, symbol: str) -> SymbolRules:
-    info: Any = await connection.client.futures_exchange_info()
-    for row in info.get("symbols", []):
-        if row.get("symbol") != symbol:
-            continue
-        filters = {f["filterType"]: f for f in row.get("filters", [])}
-        return SymbolRules(
-            step_size=Decimal(str(filters["LOT_SIZE"]["stepSize"])),
-            tick_size=Decimal(str(filters["PRICE_FILTER"]["tickSize"])),
-            min_quantity=Decimal(str(filters["LOT_SIZE"]["minQty"])),
-            min_notional=Decimal(str(filters.get("MIN_NOTIONAL", {}).get("notional", "5"))),
-        )
-    raise ValueError(f"{symbol} is not listed by the exchange")
+CONFIG_CHECK_SECONDS = 1.0
+STATS_SECONDS = 5.0
+CONNECT_RETRY_MAX_SECONDS = 5.0
+STOP_SECONDS = 1.5  # the tasks' share of the stop; recording it and closing take the rest
+RECORD_SECONDS = 1.0
+CONFIG_ALARM = "config_invalid"
+LEVERAGE_ALARM = "leverage_not_applied"
+TASK_ALARM = "task_failed"
 
 
 class Bot:
@@ -65,172 +74,339 @@ class Bot:
         self.trading = open_trading(settings)
         self.read = read_engine(settings)
         self.health = HealthWriter(self.read)
-        _, self.config = ConfigStore(self.read).get()
-        self.symbol = self.config.trading.symbol
+        self.stats = StatsWriter(self.read)
+        self.symbol = self.trading.scope.symbol
         self.projector = SerialProjector(
             Projector(self.trading, ReadModelRecorder.for_trading(self.trading))
         )
         self.ready = asyncio.Event()
-        self.executor: Executor | None = None
         self.connection: BinanceConnection | None = None
+        self.executor: Executor | None = None
+        self.runner: StrategyRunner | None = None
+        self.market: MarketStream | None = None
+        self.risk: RiskGuard | None = None
+        self.clock: ExchangeClock | None = None
+        self.config_version = 0
+        self.config: RuntimeConfig | None = None
+        self._strategy_key: tuple[str, str, str] | None = None
+        self._supervisor = Supervisor()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    # ---- the whole life -------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> int:
+        supervisor = self._supervisor
+        supervisor.start("startup", self._start(), finite=True)
+        failure = await supervisor.wait(stop)
+        if failure is None:
+            reason, code = "stopped", 0
+        else:
+            reason, code = f"task {failure.name} failed: {failure.error}", 1
+        stopping = time.monotonic()
+        if failure is not None:
+            await self._bounded(self._alarm(TASK_ALARM, reason[:500]), "raising the alarm")
+        await supervisor.shutdown(STOP_SECONDS)
+        await self._close(reason, code)
+        took = round(time.monotonic() - stopping, 3)
+        log.info("bot stopped", reason=reason, exit_code=code, seconds=took)
+        return code
+
+    async def _bounded(self, coro: Any, what: str, seconds: float = RECORD_SECONDS) -> None:
         try:
-            await self._run(stop)
-        finally:
-            if self.connection is not None:
-                await self.connection.close()
-            self.store.shutdown()
-            self.trading.close()
-            self.read.dispose()
-            log.info("bot stopped")
+            async with asyncio.timeout(seconds):
+                await coro
+        except Exception as exc:
+            log.warning(f"{what} did not finish", error=repr(exc))
 
-    async def _run(self, stop: asyncio.Event) -> None:
-        config = self.config
-        connection = await self._connect(stop)
-        if connection is None:
-            return
-        self.connection = connection
-        risk = RiskGuard(config.risk, await symbol_rules(connection, self.symbol), self.read)
+    async def _close(self, reason: str, code: int) -> None:
+        env = self.trading.envelope(Source.BOT)
+        # Not on the store thread: it may be stuck on a busy database; this call is bounded.
+        await self._bounded(
+            asyncio.to_thread(self.trading.record_bot_stopped, reason[:500], code, env),
+            "recording the stop",
+        )
+        if self.executor is not None:
+            await self._bounded(self.executor.close(), "the executor's close")
+        if self.connection is not None:
+            await self._bounded(self.connection.close(), "closing the exchange connection")
+        if self.runner is not None:
+            self.runner.close()
+        self.store.shutdown(wait=False)
+        self.trading.close()
+        self.read.dispose()
+
+    # ---- start-up -------------------------------------------------------------------------
+    async def _start(self) -> None:
+        stored = await asyncio.to_thread(ConfigStore(self.read).stored)
+        config = self._parse(stored) or RuntimeConfig()
+        self.config_version = stored.version
+        connection = self.connection = await self._connect()
+        gateway = connection.gateway
+        rules = await gateway.symbol_rules(self.symbol)
+        clock = self.clock = ExchangeClock(
+            gateway.server_time, max_jump=interval_length(config.strategy.timeframe)
+        )
+        risk = self.risk = RiskGuard(config.risk, rules)
         reconciler = Reconciler(
             self.trading,
-            connection.gateway,
+            gateway,
             self.store,
             self.projector,
             self.health,
             symbol=self.symbol,
             interval=config.engine.reconcile_interval,
         )
-        self.executor = executor = Executor(
+        executor = self.executor = Executor(
             self.trading,
-            connection.gateway,
+            gateway,
             self.store,
             self.projector,
-            reconciler,
+            reconciler.request,
             risk,
+            clock,
             symbol=self.symbol,
             default_leverage=config.trading.leverage,
             poll_interval=config.engine.command_poll_interval,
             crash_at=self.crash_at,
+            read_engine=self.read,
         )
         ingestor = Ingestor(
-            self.trading,
-            self.store,
-            on_recorded=lambda: self._recorded(ingestor, executor),
-            on_failure=reconciler.request,
+            self.trading, self.store, on_recorded=self._recorded, on_failure=reconciler.request
         )
+        protection = ProtectionMonitor(
+            self.trading, gateway, self.store, executor, symbol=self.symbol, rules=rules
+        )
+        await self.store.call(self.projector.catch_up)
+        await reconciler.reconcile("start")
+        env = self.trading.envelope(Source.BOT)
+        holder = f"{os.getpid()}@{socket.gethostname()}"
+        await self.store.call(self.trading.record_bot_started, holder, env)
+        start = self._supervisor.start
+        start("executor", executor.run())
+        await executor.ready.wait()
+        start("reconciler", reconciler.run())
+        start(
+            "user-stream",
+            UserStream(
+                connection.streams,
+                ingestor,
+                reconciler.request,
+                connection.metrics,
+                self.health,
+                watchdog_seconds=config.engine.stream_watchdog_seconds,
+            ).run(),
+        )
+        start("heartbeat", self._heartbeat())
+        start("protection", protection.run())
+        start("stats", self._write_stats())
+        await self._apply_leverage(config, stored.version)
+        await self._start_strategy(config, stored.version)
+        start("config-watch", self._watch_config())
+        self.ready.set()
+        log.info("bot running", symbol=self.symbol, strategy=config.strategy.name)
+
+    def _parse(self, stored: StoredConfig) -> RuntimeConfig | None:
+        try:
+            config = stored.parsed()
+        except ConfigError as exc:
+            log.error("runtime config cannot load", error=str(exc))
+            return None
+        self.config = config
+        return config
+
+    async def _connect(self) -> BinanceConnection:
+        """Keep trying until the exchange answers (a stop cancels this task)."""
+        delay = 0.5
+        while True:
+            try:
+                return await connect_exchange(self.settings, self.exchange_url)
+            except (ExchangeError, OSError, TimeoutError) as exc:
+                log.warning("exchange not reachable: retrying", error=repr(exc), in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, CONNECT_RETRY_MAX_SECONDS)
+
+    # ---- the strategy ---------------------------------------------------------------------
+    async def _start_strategy(self, config: RuntimeConfig | None, version: int) -> None:
+        """Start (or restart, after a change) the strategy and the market stream it reads."""
+        assert self.connection is not None and self.executor is not None
+        assert self.risk is not None and self.clock is not None
+        if config is None:
+            await self._alarm(CONFIG_ALARM, f"runtime config version {version} cannot load")
+            return
+        key = (
+            config.strategy.name,
+            repr(sorted(config.strategy.params.items())),
+            config.strategy.timeframe,
+        )
+        if key == self._strategy_key:
+            return
+        await self._stop_strategy()
+        try:
+            strategy = load_strategy(config.strategy.name, config.strategy.params)
+        except (StrategyNotFound, ValueError, TypeError) as exc:
+            message = f"version {version}: strategy {config.strategy.name!r} cannot load: {exc}"
+            log.error("strategy not started", error=message)
+            await self._alarm(CONFIG_ALARM, message[:500])
+            return
+        await self._clear_alarm(CONFIG_ALARM)
         runner = StrategyRunner(
             self.trading,
             self.store,
-            load_strategy(config.strategy.name, config.strategy.params),
+            strategy,
             name=config.strategy.name,
             symbol=self.symbol,
-            on_command=executor.notify,
+            sink=self.executor,
             read_engine=self.read,
             health=self.health,
         )
+        self.clock.max_jump = interval_length(config.strategy.timeframe)
         market = MarketStream(
-            connection,
+            self.connection.streams,
+            self.connection.gateway,
+            self.clock,
+            self.connection.metrics,
             self.health,
             self.read,
             symbol=self.symbol,
             interval=config.strategy.timeframe,
             warmup=config.engine.warmup_candles,
             on_candle=runner.on_candle,
-            on_mark=risk.on_mark,
+            on_mark=self.risk.on_mark,
         )
-        protection = ProtectionMonitor(
-            self.trading,
-            connection.gateway,
-            self.store,
-            executor,
-            symbol=self.symbol,
-            rules=risk.rules,
-        )
-        await self.store.call(self.projector.catch_up)
-        await reconciler.reconcile("start")
-        tasks = [
-            asyncio.create_task(executor.run(), name="executor"),
-            asyncio.create_task(reconciler.run(), name="reconciler"),
-            asyncio.create_task(
-                UserStream(
-                    connection,
-                    ingestor,
-                    reconciler,
-                    self.health,
-                    watchdog_seconds=config.engine.stream_watchdog_seconds,
-                ).run(),
-                name="user-stream",
-            ),
-            asyncio.create_task(self._heartbeat(), name="heartbeat"),
-            asyncio.create_task(self._risk_watch(executor, risk), name="risk-watch"),
-            asyncio.create_task(protection.run(), name="protection"),
-        ]
-        await executor.ready.wait()
         history = await market.warm_up()
-        if history and risk.mark_price is None:
+        if history and self.risk.mark_price is None:
             # Until the first mark price arrives, the last close is the best price to size with.
-            risk.on_mark(history[-1].close)
+            self.risk.on_mark(history[-1].close)
         await runner.start(history)
-        tasks.append(asyncio.create_task(market.run(), name="market-stream"))
-        self.ready.set()
-        log.info("bot running", symbol=self.symbol, strategy=config.strategy.name)
-        stopper = asyncio.create_task(stop.wait(), name="stop")
+        self.runner, self.market, self._strategy_key = runner, market, key
+        self._supervisor.start("market-stream", market.run())
+        log.info("strategy running", strategy=config.strategy.name, version=version)
+
+    async def _stop_strategy(self) -> None:
+        if self.market is None:
+            return
+        await self._supervisor.stop("market-stream", STOP_SECONDS)
+        if self.runner is not None:
+            self.runner.close()
+        self.runner, self.market, self._strategy_key = None, None, None
+
+    # ---- runtime config -------------------------------------------------------------------
+    async def _watch_config(self) -> None:
+        """Risk limits, leverage and strategy changes made in the web; the daily loss limit."""
+        store = ConfigStore(self.read)
+        while True:
+            await asyncio.sleep(CONFIG_CHECK_SECONDS)
+            stored = await asyncio.to_thread(store.stored)
+            if stored.version != self.config_version:
+                await self._config_changed(stored)
+            await self._check_daily_loss()
+
+    async def _config_changed(self, stored: StoredConfig) -> None:
+        assert self.risk is not None
+        previous = self.config
+        self.config_version = stored.version
+        config = self._parse(stored)
+        log.info("runtime config changed", version=stored.version, loads=config is not None)
+        if config is None:
+            await self._alarm(CONFIG_ALARM, f"runtime config version {stored.version} cannot load")
+            return
+        self.risk.config = config.risk
+        if previous is not None and config.trading.symbol != previous.trading.symbol:
+            await self._alarm(
+                "restart_needed",
+                f"symbol {config.trading.symbol} takes effect at the next start "
+                f"(trading {self.symbol})",
+            )
+        await self._apply_leverage(config, stored.version)
+        await self._start_strategy(config, stored.version)
+
+    async def _apply_leverage(self, config: RuntimeConfig | None, version: int) -> None:
+        """File a SET_LEVERAGE Command when the exchange's leverage is not the configured one."""
+        assert self.executor is not None
+        if config is None:
+            return
+        wanted = config.trading.leverage
+        position = await self.store.call(self.trading.position)
+        if position.leverage == wanted:
+            return
+        command_id, new = await self.store.call(
+            self.trading.submit_command,
+            kind=CommandKind.SET_LEVERAGE.value,
+            payload={"leverage": wanted},
+            actor_type=ActorType.SYSTEM.value,
+            actor_id="config",
+            idempotency_key=f"config:{version}:leverage:{wanted}:{position.leverage}",
+            source=Source.BOT,
+        )
+        if new:
+            log.info("applying the configured leverage", leverage=wanted, was=position.leverage)
+            self.executor.notify(command_id)
+            self._supervisor.start(
+                "leverage-check", self._leverage_outcome(command_id, wanted), finite=True
+            )
+
+    async def _leverage_outcome(self, command_id: Any, wanted: int) -> None:
+        for _ in range(120):
+            command = await self.store.call(self.trading.get_command, command_id)
+            if command.is_finished:
+                if command.status == "SUCCEEDED":
+                    await self._clear_alarm(LEVERAGE_ALARM)
+                else:
+                    why = command.reason or command.last_error or command.status
+                    await self._alarm(LEVERAGE_ALARM, f"leverage {wanted} not applied: {why}")
+                return
+            await asyncio.sleep(0.5)
+        await self._alarm(LEVERAGE_ALARM, f"leverage {wanted}: no answer within a minute")
+
+    async def _check_daily_loss(self) -> None:
+        if self.executor is None or self.risk is None:
+            return
         try:
-            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper and task.exception() is not None:
-                    log.error("bot task failed", task=task.get_name(), error=repr(task.exception()))
-        finally:
-            for task in [stopper, *tasks]:
-                task.cancel()
-            for task in [stopper, *tasks]:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            exposure = await self.executor.planner.exposure()
+        except Exception:
+            log.exception("daily loss check failed")
+            return
+        breach = self.risk.daily_loss_breach(exposure)
+        if breach is not None:
+            await self.executor.pause_for(breach)
 
-    async def _connect(self, stop: asyncio.Event) -> BinanceConnection | None:
-        """Keep trying until the exchange answers (or we are told to stop)."""
-        delay = 1.0
-        while not stop.is_set():
-            try:
-                return await connect(self.settings, exchange_url=self.exchange_url)
-            except Exception as exc:
-                log.warning("exchange not reachable: retrying", error=repr(exc), in_seconds=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, CONNECT_RETRY_MAX_SECONDS)
-        return None
-
-    def _recorded(self, ingestor: Ingestor, executor: Executor) -> None:
-        if ingestor.counters.get("fills", 0) > 0:
+    # ---- small duties ---------------------------------------------------------------------
+    def _recorded(self, facts: list[UserFact]) -> None:
+        assert self.executor is not None
+        fills = [f for f in facts if isinstance(f, FillFact)]
+        if fills:
             # Crash-matrix point (c): a fill is in the log, the read models not yet caught up.
             crash_here("after_fill", self.crash_at)
-        executor.catch_up_soon()
+            for fill in fills:
+                self.executor.entry_filled(fill.client_order_id)
+        self.executor.catch_up_soon()
+
+    async def _alarm(self, code: str, message: str) -> None:
+        env = self.trading.envelope(Source.BOT)
+        await self.store.call(self.trading.raise_alarm, code, message, env)
+
+    async def _clear_alarm(self, code: str) -> None:
+        env = self.trading.envelope(Source.BOT)
+        await self.store.call(self.trading.clear_alarm, code, env)
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.to_thread(self.health.set, "bot_heartbeat", "running")
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
-    async def _risk_watch(self, executor: Executor, risk: RiskGuard) -> None:
-        """Daily loss limit between candles: marks move the unrealized part all the time.
-
-        Also picks up risk limits a person changed in the web (a new runtime-config version).
-        """
-        store = ConfigStore(self.read)
-        version = 0
+    async def _write_stats(self) -> None:
         while True:
-            await asyncio.sleep(RISK_CHECK_SECONDS)
-            try:
-                latest, config = await asyncio.to_thread(store.get)
-                if latest != version:
-                    if version:
-                        log.info("risk limits updated", version=latest)
-                    version, risk.config = latest, config.risk
-                exposure = await executor.planner.exposure()
-                breach = await asyncio.to_thread(risk.daily_loss_breach, exposure)
-            except Exception:
-                log.exception("risk check failed")
-                continue
-            if breach is not None:
-                await executor.pause_for(breach)
+            await asyncio.sleep(STATS_SECONDS)
+            await asyncio.to_thread(self.stats.write, self.counters())
+
+    def counters(self) -> dict[str, int | Decimal]:
+        found: dict[str, int | Decimal] = {}
+        if self.connection is not None:
+            found.update(self.connection.metrics)
+        if self.executor is not None:
+            found["commands_expired"] = self.executor.expired
+        if self.runner is not None:
+            found["strategy_overruns"] = self.runner.overruns
+            found["decisions_on_past_candles"] = self.runner.past_decisions
+        if self.market is not None:
+            found["market_malformed"] = self.market.malformed
+            found["market_backfilled"] = self.market.backfilled
+        return found

@@ -24,5 +24,7 @@ class StoreThread:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=False)
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop taking calls; with `wait`, until the call in progress ends (a busy database can
+        hold one for its busy timeout, so a bounded stop does not wait)."""
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)

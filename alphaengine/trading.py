@@ -13,7 +13,7 @@ import functools
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
@@ -38,6 +38,7 @@ from aggregates.facts import (
     OrderFact,
     PositionFact,
 )
+from aggregates.intent import OrderIntent
 from aggregates.order import Order, Origin
 from aggregates.position import Position
 from alphaengine.store import configure_engine, eventsourcing_env
@@ -70,21 +71,31 @@ def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
 
 
 @dataclass(frozen=True)
-class OrderIntent:
-    """An order the executor is about to send, recorded before it leaves."""
+class Dispatched:
+    """Accepted: these orders are recorded as intents, to be sent."""
 
-    client_order_id: str
-    is_algo: bool
-    symbol: str
-    side: str
-    order_type: str
-    quantity: Decimal
-    price: Decimal = Decimal(0)
-    stop_price: Decimal = Decimal(0)
-    reduce_only: bool = False
-    close_position: bool = False
-    time_in_force: str = "GTC"
-    working_type: str = "CONTRACT_PRICE"
+    intents: list[OrderIntent]
+
+
+@dataclass(frozen=True)
+class Done:
+    """Accepted and finished without an order (e.g. an entry the position already holds)."""
+
+    result: dict[str, Any]
+    intents: list[OrderIntent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Expired:
+    reason: str
+
+
+Decided = Dispatched | Done | Rejected | Expired
 
 
 class Trading(Application[UUID]):
@@ -329,6 +340,65 @@ class Trading(Application[UUID]):
         self.save(command)
         return command.id, True
 
+    @retry_on_conflict
+    def file_command(
+        self,
+        *,
+        kind: str,
+        payload: dict[str, Any],
+        actor_type: str,
+        actor_id: str,
+        idempotency_key: str,
+        source: Source | str,
+        decided: Decided,
+        priority: int = 0,
+    ) -> tuple[UUID, bool]:
+        """File a Command together with what was decided about it, in one transaction.
+
+        The tick-to-order path: the Command, its acceptance and its orders' write-ahead intents
+        are one durable commit before the first order leaves. (False: the key was seen.)
+        """
+        command_id = ids.command_id(self.scope, idempotency_key)
+        if command_id in self.repository:
+            return command_id, False
+        command = Command(
+            scope=self.scope,
+            idempotency_key=idempotency_key,
+            kind=kind,
+            payload=payload,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            priority=priority,
+            envelope=self.envelope(source, command_id=command_id),
+        )
+        self.save(command, *self._decide(command, decided))
+        return command.id, True
+
+    @retry_on_conflict
+    def decide_command(self, command_id: UUID, decided: Decided) -> None:
+        """What was decided about a filed (NEW or ACCEPTED) Command, in one transaction."""
+        command = self.get_command(command_id)
+        self.save(command, *self._decide(command, decided))
+
+    def _decide(self, command: Command, decided: Decided) -> list[Aggregate]:
+        env = self._command_envelope(command)
+        if isinstance(decided, Rejected):
+            command.reject(decided.reason, env)
+            return []
+        if isinstance(decided, Expired):
+            command.expire(decided.reason, env)
+            return []
+        if command.status == "NEW":
+            command.accept(env)
+        command.dispatch([i.client_order_id for i in decided.intents], env)
+        if isinstance(decided, Done):
+            command.succeed(decided.result, env)
+        return [
+            self._new_order(i, Origin.ENGINE, command.id, env)
+            for i in decided.intents
+            if self.find_order(i.client_order_id, is_algo=i.is_algo) is None
+        ]
+
     def _command_envelope(self, command: Command, source: Source | str = Source.BOT) -> Envelope:
         return self.envelope(source, command_id=command.id, causation_id=command.id)
 
@@ -412,6 +482,14 @@ class Trading(Application[UUID]):
         if order is None or order.status != "PENDING_NEW":
             return False
         order.mark_not_found(env)
+        self.save(order)
+        return True
+
+    @retry_on_conflict
+    def close_vanished_order(self, client_order_id: str, *, is_algo: bool, env: Envelope) -> bool:
+        order = self.find_order(client_order_id, is_algo=is_algo)
+        if order is None or not order.close_vanished(env):
+            return False
         self.save(order)
         return True
 
@@ -501,3 +579,16 @@ class Trading(Application[UUID]):
 
     def runtime_config_events(self) -> list[Any]:
         return list(self.events.get(ids.config_id(self.scope)))
+
+    # ---- the bot process ------------------------------------------------------------------
+    @retry_on_conflict
+    def record_bot_started(self, holder: str, env: Envelope) -> None:
+        engine = self.engine()
+        engine.record_bot_started(holder, env)
+        self.save(engine)
+
+    @retry_on_conflict
+    def record_bot_stopped(self, reason: str, exit_code: int, env: Envelope) -> None:
+        engine = self.engine()
+        engine.record_bot_stopped(reason, exit_code, env)
+        self.save(engine)

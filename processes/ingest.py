@@ -1,30 +1,28 @@
-"""User-stream messages → facts → the Trading application, each exactly once.
+"""Exchange facts → the Trading application, each exactly once.
 
 WS is a hint and REST the truth, and both go through the same Trading methods whose dedup keys
-(ARCHITECTURE §4: fill by symbol+tradeId, order update by status and cumulative quantity,
-balance by content and transaction time) make a fact seen twice record once. Order updates are
-ranked by status and cumulative quantity inside the Order aggregate, so the arrival order of
-events of different types does not matter.
+(docs/architecture.md, "Ingest and dedup": a fill by symbol and trade id, an order update by
+status and cumulative quantity, a balance by content and transaction time) make a fact seen
+twice record once. Order updates are ranked by status and cumulative quantity inside the Order
+aggregate, so the arrival order of events of different types does not matter.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
-from adapters.binance.parsing import (
-    LeverageUpdate,
-    ListenKeyExpired,
-    MalformedMessage,
-    StreamError,
-    UserFact,
-    parse_user_event,
-)
 from aggregates.envelope import Envelope, Source
-from aggregates.facts import AlgoOrderFact, BalanceFact, FillFact, IncomeFact, OrderFact
+from aggregates.facts import (
+    AlgoOrderFact,
+    BalanceFact,
+    FillFact,
+    IncomeFact,
+    LeverageFact,
+    OrderFact,
+)
+from aggregates.ports import Malformed, UserFact
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
 
@@ -45,19 +43,11 @@ def record_fact(trading: Trading, fact: object, env: Envelope) -> bool:
         return trading.record_balance(fact, env)
     if isinstance(fact, IncomeFact):
         return trading.record_income(fact, env)
-    if isinstance(fact, LeverageUpdate):
+    if isinstance(fact, LeverageFact):
         if fact.symbol != trading.scope.symbol:
             return False
         return trading.record_leverage(fact.leverage, env)
     raise TypeError(f"not an exchange fact: {type(fact).__name__}")
-
-
-def raw_text(payload: Any) -> str:
-    try:
-        text = json.dumps(payload, default=str)
-    except (TypeError, ValueError):
-        text = repr(payload)
-    return text[:RAW_LOG_CHARS]
 
 
 class Ingestor:
@@ -66,7 +56,7 @@ class Ingestor:
         trading: Trading,
         store: StoreThread,
         *,
-        on_recorded: Callable[[], None] | None = None,
+        on_recorded: Callable[[list[UserFact]], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.trading = trading
@@ -87,26 +77,15 @@ class Ingestor:
     def _count(self, name: str, amount: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + amount
 
-    async def user_event(self, payload: dict[str, Any]) -> None:
+    def malformed(self, item: Malformed) -> None:
         self._count("messages")
-        try:
-            facts = parse_user_event(payload)
-        except MalformedMessage as exc:
-            self._count("malformed")
-            log.warning(
-                "malformed user-stream message skipped", error=str(exc), raw=raw_text(payload)
-            )
-            return
-        # Stream signals are the user stream's business, not the ledger's.
-        facts = [f for f in facts if not isinstance(f, ListenKeyExpired | StreamError)]
-        if not facts:
-            self._count("ignored")
-            return
-        await self.record(facts, Source.WEBSOCKET)
+        self._count("malformed")
+        log.warning("malformed user-stream message skipped", error=item.reason, raw=item.raw)
 
     async def record(self, facts: list[UserFact], source: Source) -> int:
         """Record facts in order; return how many were news. A failure is logged, not raised."""
-        recorded = 0
+        self._count("messages")
+        recorded: list[UserFact] = []
         for fact in facts:
             self._count("facts")
             if isinstance(fact, FillFact):
@@ -121,10 +100,10 @@ class Ingestor:
                     self.on_failure(f"ingest failed: {type(exc).__name__}")
                 continue
             if news:
-                recorded += 1
+                recorded.append(fact)
                 self._count("recorded")
             else:
                 self._count("duplicates")
         if recorded and self.on_recorded is not None:
-            self.on_recorded()
-        return recorded
+            self.on_recorded(recorded)
+        return len(recorded)

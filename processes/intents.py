@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from aggregates.ids import client_order_id_for
+from aggregates.intent import OrderIntent
 from aggregates.payloads import PlaceOrder
-from alphaengine.trading import OrderIntent
 
 ALGO_LEGS = ("sl", "tp")
 ALGO_TYPES = {"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}

@@ -1,107 +1,60 @@
 """Market data for the strategy: closed candles in order, without gaps, and the mark price.
 
-One multiplexed socket carries `<symbol>@kline_<interval>` and `<symbol>@markPrice@1s`. Only a
-kline's final update (x: true) is a candle; a candle that does not follow the previous one means
-the stream missed some, and the missing ones are read from REST before it is delivered. Candles
-go to `market_candles` (the chart) and the mark to `market_marks`.
+One session carries the configured interval's klines and the mark price. Only a kline's final
+update is a candle. A candle that does not follow the previous one means the stream missed some:
+the missing ones are read from REST and delivered first, marked as history. Only the newest
+closed candle is delivered `live` (a decision may trade on it); a backfilled or late one updates
+the strategy's view but cannot place an order.
+
+Input is guarded: another symbol or interval, a price that is not positive, a kline dated more
+than one interval ahead of the exchange clock, or a mark whose time is not believable is skipped
+and counted as malformed, so no single frame can blind the stream or move its clock for good.
+
+The session is watched over its whole life: opening, reading and closing each have a deadline,
+and more than SILENCE_SECONDS without a message (the mark price ticks every second) ends it.
+Candles go to `market_candles` (the chart) and the mark to `market_marks`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection, Engine, Table, insert, update
 
-from adapters.binance.connection import BinanceConnection
-from adapters.binance.parsing import ms_to_datetime
-from adapters.binance.sockets import SocketPump
+from aggregates.market import INTERVAL_MS, Candle, interval_length
+from aggregates.ports import (
+    Counters,
+    ExchangeError,
+    ExchangeGateway,
+    ExchangeStreams,
+    KlineUpdate,
+    Malformed,
+    MarketSession,
+    MarkUpdate,
+    StreamClosed,
+)
+from processes.exchange_clock import ExchangeClock
 from processes.health import HealthWriter
-from processes.ingest import raw_text
-from processes.ports import ExchangeError
 from projections.schema import market_candles, market_marks
 
 log = structlog.get_logger(__name__)
 
-INTERVAL_MS = {
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-}
 KLINES_PAGE = 1000
 MARK_WRITE_SECONDS = 1.0
 # markPrice@1s ticks every second: a longer silence means a stalled socket.
-SILENCE_SECONDS = 15.0
+SILENCE_SECONDS = 4.0
+MAX_BACKOFF_SECONDS = 2.0
+
+CandleHandler = Callable[[Candle, bool], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Candle:
-    symbol: str
-    interval: str
-    open_time: datetime
-    close_time: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-
-
-class _Kline(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    t: int
-    T: int
-    s: str
-    i: str
-    o: Decimal
-    c: Decimal
-    h: Decimal
-    l: Decimal  # noqa: E741 - Binance's field name
-    v: Decimal
-    x: bool
-
-
-class _KlineEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    k: _Kline
-
-
-class _MarkEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    p: Decimal
-    E: int
-
-
-def _candle_from_row(symbol: str, interval: str, row: Any) -> Candle:
-    """A REST kline row: [openTime, open, high, low, close, volume, closeTime, ...]."""
-    if not isinstance(row, list) or len(row) < 7:
-        raise ValueError(f"not a kline row: {row!r}"[:200])
-    return Candle(
-        symbol=symbol,
-        interval=interval,
-        open_time=ms_to_datetime(int(row[0])),
-        close_time=ms_to_datetime(int(row[6])),
-        open=Decimal(str(row[1])),
-        high=Decimal(str(row[2])),
-        low=Decimal(str(row[3])),
-        close=Decimal(str(row[4])),
-        volume=Decimal(str(row[5])),
-    )
+class BadMarketData(ValueError):
+    pass
 
 
 def _upsert(conn: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
@@ -110,67 +63,67 @@ def _upsert(conn: Connection, table: Table, keys: dict[str, Any], values: dict[s
         conn.execute(insert(table).values(**keys, **values))
 
 
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
 class MarketStream:
     def __init__(
         self,
-        connection: BinanceConnection,
+        streams: ExchangeStreams,
+        gateway: ExchangeGateway,
+        clock: ExchangeClock,
+        counters: Counters,
         health: HealthWriter,
         read_engine: Engine,
         *,
         symbol: str,
         interval: str,
         warmup: int,
-        on_candle: Callable[[Candle], Awaitable[None]],
+        on_candle: CandleHandler,
         on_mark: Callable[[Decimal], None] | None = None,
+        silence_seconds: float = SILENCE_SECONDS,
     ) -> None:
-        if interval not in INTERVAL_MS:
-            raise ValueError(f"unsupported kline interval {interval!r}")
-        self.connection = connection
+        self.streams = streams
+        self.gateway = gateway
+        self.clock = clock
+        self.counters = counters
         self.health = health
         self.engine = read_engine
         self.symbol = symbol
         self.interval = interval
+        self.step = interval_length(interval)
         self.interval_ms = INTERVAL_MS[interval]
         self.warmup = warmup
         self.on_candle = on_candle
         self.on_mark = on_mark
-        self.metrics = connection.metrics
+        self.silence_seconds = silence_seconds
         self.last_open_time: datetime | None = None
         self.mark_price: Decimal | None = None
         self.malformed = 0
         self.backfilled = 0
+        self.sessions = 0
+        self.connected = asyncio.Event()
         self._mark_written = 0.0
 
     # ---- history --------------------------------------------------------------------------
     async def warm_up(self) -> list[Candle]:
         """The last `warmup` closed candles from REST, stored for the chart."""
+        await self._synchronise_clock()
         if self.warmup <= 0:
             return []
-        candles = await self._closed_klines(limit=self.warmup + 1)
+        candles = await self.gateway.klines(self.symbol, self.interval, limit=self.warmup + 1)
         candles = candles[-self.warmup :]
         await asyncio.to_thread(self._store_candles, candles)
         if candles:
             self.last_open_time = candles[-1].open_time
         return candles
 
-    async def _closed_klines(
-        self, *, limit: int, start_ms: int | None = None, end_ms: int | None = None
-    ) -> list[Candle]:
-        """Klines from REST without the bar still in progress (the last row, until it closes)."""
-        params: dict[str, Any] = {"symbol": self.symbol, "interval": self.interval}
-        params["limit"] = min(limit, KLINES_PAGE)
-        if start_ms is not None:
-            params["startTime"] = start_ms
-        if end_ms is not None:
-            params["endTime"] = end_ms
-        rows = await self.connection.governor.request("get", "klines", params, signed=False)
-        if not isinstance(rows, list):
-            raise ValueError(f"klines: expected a list, got {type(rows).__name__}")
-        candles = [_candle_from_row(self.symbol, self.interval, row) for row in rows]
-        if end_ms is None and candles:
-            # Without an end the answer runs up to now, and its last bar is the open one.
-            candles = candles[:-1]
-        return candles
+    async def _synchronise_clock(self) -> None:
+        """The exchange's market time from REST: the bar in progress has opened already."""
+        closed = await self.gateway.klines(self.symbol, self.interval, limit=2)
+        if closed:
+            self.clock.synchronise(closed[-1].open_time + self.step)
 
     def _store_candles(self, candles: list[Candle]) -> None:
         if not candles:
@@ -197,82 +150,92 @@ class MarketStream:
 
     # ---- live -----------------------------------------------------------------------------
     async def run(self) -> None:
-        name = self.symbol.lower()
-        streams = f"streams={name}@kline_{self.interval}/{name}@markPrice@1s"
-        root = self.connection.endpoints.stream + "market/"
         failures = 0
         while True:
+            session: MarketSession | None = None
             try:
-                async with SocketPump(root, "stream?", streams) as pump:
-                    failures = 0
-                    await self._consume(pump.queue)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                session = await self.streams.open_market(self.symbol, self.interval)
+                self.sessions += 1
+                self.connected.set()
+                failures = 0
+                await self._synchronise_clock()
+                await self._consume(session)
+            except (StreamClosed, TimeoutError) as exc:
+                log.warning("market stream ended: reconnecting", reason=str(exc) or "silence")
+            except ExchangeError as exc:
                 failures += 1
                 log.warning("market stream failed", error=f"{type(exc).__name__}: {exc}")
-            self.metrics.inc("market_gaps")
-            self.metrics.inc("market_reconnects")
-            await asyncio.sleep(min(30.0, 0.2 * 2**failures) if failures else 0.0)
+            finally:
+                self.connected.clear()
+                if session is not None:
+                    await session.close()
+            self.counters.inc("market_gaps")
+            self.counters.inc("market_reconnects")
+            await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures) if failures else 0.0)
 
-    async def _consume(self, queue: asyncio.Queue[Any]) -> None:
+    async def _consume(self, session: MarketSession) -> None:
         while True:
             try:
-                message = await asyncio.wait_for(queue.get(), timeout=SILENCE_SECONDS)
+                async with asyncio.timeout(self.silence_seconds):
+                    item = await session.receive()
             except TimeoutError:
-                log.warning("market stream silent: reconnecting", seconds=SILENCE_SECONDS)
-                return
-            self.metrics.inc("market_messages")
+                raise TimeoutError(f"no market message for {self.silence_seconds:g} s") from None
+            self.counters.inc("market_messages")
             if self.health.due("market_stream_message"):
                 await asyncio.to_thread(self.health.set, "market_stream_message")
-            if isinstance(message, dict) and message.get("e") == "error":
-                log.warning("market socket dropped", type=message.get("type"))
-                return
             try:
-                await self._handle(message)
-            except (ValidationError, ValueError, TypeError, KeyError) as exc:
+                if isinstance(item, Malformed):
+                    raise BadMarketData(item.reason)
+                if isinstance(item, MarkUpdate):
+                    await self._mark(item)
+                elif isinstance(item, KlineUpdate):
+                    self._check_kline(item)
+                    if item.closed:
+                        await self._closed(item.candle)
+            except BadMarketData as exc:
                 self.malformed += 1
-                self.metrics.inc("malformed_messages")
+                self.counters.inc("malformed_messages")
                 log.warning(
                     "malformed market message skipped",
                     error=str(exc)[:300],
-                    raw=raw_text(message),
+                    raw=item.raw if isinstance(item, Malformed) else repr(item)[:500],
                 )
 
-    async def _handle(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            raise ValueError(f"expected a JSON object, got {type(message).__name__}")
-        stream = str(message.get("stream", ""))
-        data = message.get("data")
-        if not isinstance(data, dict):
-            raise ValueError("combined-stream message without data")
-        if "@markPrice" in stream:
-            await self._mark(_MarkEvent.model_validate(data))
-        elif "@kline_" in stream:
-            kline = _KlineEvent.model_validate(data).k
-            if kline.x:
-                await self._closed(
-                    Candle(
-                        symbol=kline.s,
-                        interval=kline.i,
-                        open_time=ms_to_datetime(kline.t),
-                        close_time=ms_to_datetime(kline.T),
-                        open=kline.o,
-                        high=kline.h,
-                        low=kline.l,
-                        close=kline.c,
-                        volume=kline.v,
-                    )
-                )
+    def _check_kline(self, update: KlineUpdate) -> None:
+        candle = update.candle
+        if candle.symbol != self.symbol or candle.interval != self.interval:
+            raise BadMarketData(f"kline of {candle.symbol} {candle.interval}, not ours")
+        prices = (candle.open, candle.high, candle.low, candle.close)
+        if not all(p.is_finite() and p > 0 for p in prices) or not candle.volume.is_finite():
+            raise BadMarketData(f"kline prices must be positive: {prices}")
+        if candle.low > candle.high or candle.volume < 0:
+            raise BadMarketData("kline low above high or negative volume")
+        span = candle.close_time - candle.open_time
+        if span >= self.step or span <= timedelta(0):
+            raise BadMarketData("kline times do not span its interval")
+        if candle.open_time > self.clock.now() + self.step:
+            raise BadMarketData(
+                f"kline opens at {candle.open_time.isoformat()}, more than one interval ahead "
+                f"of the exchange clock ({self.clock.now().isoformat()})"
+            )
 
-    async def _mark(self, event: _MarkEvent) -> None:
-        self.mark_price = event.p
+    async def _mark(self, mark: MarkUpdate) -> None:
+        if mark.symbol != self.symbol:
+            raise BadMarketData(f"mark price of {mark.symbol}, not ours")
+        if not (mark.price.is_finite() and mark.price > 0):
+            raise BadMarketData(f"mark price must be positive: {mark.price}")
+        if not self.clock.observe(mark.event_time):
+            # Not believable from the stream: ask REST, which wins, then go on.
+            await self._synchronise_clock()
+            if not self.clock.observe(mark.event_time):
+                raise BadMarketData(f"mark time {mark.event_time.isoformat()} is in the future")
+        self.mark_price = mark.price
         if self.on_mark is not None:
-            self.on_mark(event.p)
+            self.on_mark(mark.price)
         now = asyncio.get_running_loop().time()
         if now - self._mark_written >= MARK_WRITE_SECONDS:
             self._mark_written = now
-            await asyncio.to_thread(self._store_mark, event.p, ms_to_datetime(event.E))
+            await asyncio.to_thread(self._store_mark, mark.price, mark.event_time)
 
     async def _closed(self, candle: Candle) -> None:
         last = self.last_open_time
@@ -280,26 +243,35 @@ class MarketStream:
             return  # seen already (a replay after reconnect, or the warm-up's last bar)
         missing: list[Candle] = []
         if last is not None:
-            expected_ms = int(last.timestamp() * 1000) + self.interval_ms
-            open_ms = int(candle.open_time.timestamp() * 1000)
+            expected_ms = _ms(last) + self.interval_ms
+            open_ms = _ms(candle.open_time)
             if open_ms > expected_ms:
                 missing = await self._backfill(expected_ms, open_ms - 1)
-        for c in [*missing, candle]:
-            if self.last_open_time is not None and c.open_time <= self.last_open_time:
-                continue
-            self.last_open_time = c.open_time
-            # The strategy first: the chart's copy of the candle is not on the tick-to-order path.
-            await self.on_candle(c)
-            await asyncio.to_thread(self._store_candles, [c])
+        for c in missing:
+            await self._deliver(c, live=False)
+        # A closed kline that arrives after its successor should have closed is history too.
+        fresh = candle.close_time + self.step >= self.clock.now()
+        await self._deliver(candle, live=fresh)
+        await asyncio.to_thread(self._store_candles, [*missing, candle])
+
+    async def _deliver(self, candle: Candle, *, live: bool) -> None:
+        if self.last_open_time is not None and candle.open_time <= self.last_open_time:
+            return
+        self.last_open_time = candle.open_time
+        # The strategy first: the chart's copy of the candle is not on the tick-to-order path.
+        await self.on_candle(candle, live)
 
     async def _backfill(self, start_ms: int, end_ms: int) -> list[Candle]:
         count = (end_ms - start_ms) // self.interval_ms + 1
         log.warning("candle gap: backfilling from REST", missing=count)
         try:
-            candles = await self._closed_klines(limit=count, start_ms=start_ms, end_ms=end_ms)
+            candles = await self.gateway.klines(
+                self.symbol, self.interval, limit=count, start_ms=start_ms, end_ms=end_ms
+            )
         except ExchangeError as exc:
             # Deliver the live candle anyway; the strategy sees a gap rather than stalling.
             log.error("candle backfill failed", error=str(exc))
             return []
+        candles = [c for c in candles if c.symbol == self.symbol and c.interval == self.interval]
         self.backfilled += len(candles)
         return candles

@@ -1,10 +1,15 @@
-"""Exactly-once placement of one order whose intent is already recorded (ARCHITECTURE §3).
+"""Exactly-once placement of one order whose intent is already recorded (docs/architecture.md,
+"Exactly-once orders").
 
 send → acknowledged: record the exchange's answer. Definite rejection: record code and message.
 Unknown outcome (timeout, 503 unknown, -1006/-1007, dropped connection, a crash before the answer
 was recorded): look the order up by its client id until the exchange answers; resend — with the
 same client id — only once the exchange confirms it does not exist *and* the original request
 can no longer arrive (older than its recvWindow plus a margin). Never give up and call it failed.
+
+Two lanes may reach the same order (the main lane placing an entry's legs, the protection lane
+placing them as soon as the entry's fill is seen): one lock per client id, and the recorded
+status checked under it, make the second a no-op.
 """
 
 from __future__ import annotations
@@ -15,20 +20,22 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
 
 from aggregates.envelope import Envelope, Source
 from aggregates.facts import AlgoOrderFact, OrderFact
-from alphaengine.store_thread import StoreThread
-from alphaengine.trading import OrderIntent, Trading
-from processes.ports import (
+from aggregates.intent import OrderIntent
+from aggregates.ports import (
     ExchangeGateway,
     ExchangeRejected,
     ExchangeUnavailable,
     UnknownOutcome,
 )
+from alphaengine.store_thread import StoreThread
+from alphaengine.trading import Trading
 
 log = structlog.get_logger(__name__)
 
@@ -101,17 +108,27 @@ class Placement:
         self.on_sent = on_sent
         self.crash_at = crash_at
         self.poll_seconds = poll_seconds
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._attempted: set[str] = set()
 
     async def place(
         self, command_id: UUID, intent: OrderIntent, *, sent_at: datetime | None
     ) -> LegOutcome:
-        """`sent_at` None: this process recorded the intent and nothing was sent yet.
+        """`sent_at` None: this process recorded the intent and has not sent it.
 
         Otherwise the order may have left before a crash: resolve by lookup first.
         """
-        if sent_at is None:
-            return await self._send(command_id, intent)
-        return await self._resolve(command_id, intent, sent_at)
+        key = intent.client_order_id
+        # Kept for the process's life: one small lock per order, and never two for one order.
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            order = await self.store.call(self.trading.find_order, key, is_algo=intent.is_algo)
+            if order is not None and order.status != "PENDING_NEW":
+                return known_outcome(order)
+            if sent_at is None and key not in self._attempted:
+                self._attempted.add(key)
+                return await self._send(command_id, intent)
+            return await self._resolve(command_id, intent, sent_at or datetime.now(UTC))
 
     async def _send(self, command_id: UUID, intent: OrderIntent) -> LegOutcome:
         failures = 0
@@ -211,11 +228,15 @@ class Placement:
         await self.store.call(self._record_sync, fact, env)
 
     def _record_sync(self, fact: OrderFact | AlgoOrderFact, env: Envelope) -> None:
+        # One save: the report carries the exchange's id, which acknowledges the intent.
         if isinstance(fact, AlgoOrderFact):
-            self.trading.acknowledge_order(fact.client_algo_id, fact.algo_id, is_algo=True, env=env)
             self.trading.record_algo_order(fact, env)
         else:
-            self.trading.acknowledge_order(
-                fact.client_order_id, fact.exchange_order_id, is_algo=False, env=env
-            )
             self.trading.record_order(fact, env)
+
+
+def known_outcome(order: Any) -> LegOutcome:
+    """The outcome of an order already settled in the log (placed, refused or never sent)."""
+    placed = order.exchange_order_id is not None
+    code = -1 if order.status == "REJECTED" else 0
+    return LegOutcome(order.client_order_id, placed, code=code, message=order.reject_reason)

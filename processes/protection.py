@@ -19,21 +19,25 @@ from sqlalchemy import select
 
 from aggregates.command import ActorType, CommandKind
 from aggregates.envelope import Source
+from aggregates.market import SymbolRules
+from aggregates.ports import AccountSnapshot, ExchangeError, ExchangeGateway
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
-from processes.ports import AccountSnapshot, ExchangeError, ExchangeGateway
-from processes.risk import SymbolRules
 from projections.schema import rm_orders
 
 log = structlog.get_logger(__name__)
 
 ALARM = "unprotected_position"
+PROTECTIVE_PRIORITY = 1  # the executor's protection lane, ahead of new entries
 STOP_TYPES = {"STOP_MARKET", "STOP"}
 PROTECTIVE_TYPES = {"STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "TAKE_PROFIT"}
 
 
 class CommandSink(Protocol):
-    def notify(self, command_id: UUID) -> None: ...
+    def notify(self, command_id: UUID, *, protective: bool = False) -> None: ...
+
+    @property
+    def protection_in_flight(self) -> bool: ...
 
 
 class ProtectionMonitor:
@@ -85,9 +89,11 @@ class ProtectionMonitor:
             and (a.close_position or a.reduce_only)
             for a in snapshot.open_algo_orders
         )
-        if protected:
+        if protected or self.sink.protection_in_flight:
+            # An entry's own stop on its way counts: the executor places it on the fill.
             self.unprotected_checks = 0
-            await self._clear_alarm()
+            if protected:
+                await self._clear_alarm()
             return
         self.unprotected_checks += 1
         if self.unprotected_checks < 2:
@@ -130,10 +136,11 @@ class ProtectionMonitor:
             actor_id="protection",
             idempotency_key=key,
             source=Source.BOT,
+            priority=PROTECTIVE_PRIORITY,
         )
         log.warning("unprotected position: stop order filed", key=key, stop=str(stop))
         if new:
-            self.sink.notify(command_id)
+            self.sink.notify(command_id, protective=True)
         self.unprotected_checks = 0
 
     def _intended_stop(self, exit_side: str) -> Decimal | None:

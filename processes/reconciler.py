@@ -24,11 +24,11 @@ from sqlalchemy import select
 
 from aggregates.envelope import Source
 from aggregates.facts import AlgoOrderFact, FillFact, OrderFact
+from aggregates.ports import AccountSnapshot, ExchangeError, ExchangeGateway
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
 from processes.health import HealthWriter
 from processes.ingest import record_fact
-from processes.ports import AccountSnapshot, ExchangeError, ExchangeGateway
 from projections.schema import rm_orders
 
 log = structlog.get_logger(__name__)
@@ -252,11 +252,13 @@ class Reconciler:
                 and row["wallet"] == fact.wallet_balance
                 and row["cross_wallet"] == fact.cross_wallet_balance
             ):
-                if row.get("available") is None:
-                    # The stream never carries it; the first REST read fills it in.
+                if fact.available_balance is not None and (
+                    row.get("available") != fact.available_balance
+                ):
+                    # The stream never carries it (between reads it is estimated from the
+                    # wallet's moves): the exchange's figure replaces the estimate.
                     env = self.trading.envelope(Source.REST)
                     await self.store.call(self.trading.record_balance, fact, env)
-                # Otherwise the available balance moves with the mark price: not a difference.
                 continue
             if not await self._settled(report):
                 return
@@ -296,8 +298,16 @@ class Reconciler:
                 self.symbol, recorded.client_order_id, is_algo=recorded.is_algo
             )
             if final is None:
+                env = self.trading.envelope(Source.RECONCILER)
+                if await self.store.call(
+                    self.trading.close_vanished_order,
+                    recorded.client_order_id,
+                    is_algo=recorded.is_algo,
+                    env=env,
+                ):
+                    report.corrections += 1
                 report.differences.append(
-                    f"order {recorded.client_order_id} open here, unknown on the exchange"
+                    f"order {recorded.client_order_id} open here, unknown on the exchange: closed"
                 )
                 continue
             if await self._record(final):

@@ -10,32 +10,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import structlog
-from sqlalchemy import Engine, func, select
 
+from aggregates.market import SymbolRules
 from alphaengine.runtime_config import RiskConfig
-from projections.schema import rm_fills
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class SymbolRules:
-    """The exchange's filters for the symbol (exchangeInfo)."""
-
-    step_size: Decimal = Decimal("0.001")
-    tick_size: Decimal = Decimal("0.1")
-    min_quantity: Decimal = Decimal("0.001")
-    min_notional: Decimal = Decimal("100")
-
-    def round_quantity(self, quantity: Decimal) -> Decimal:
-        return (quantity / self.step_size).to_integral_value(ROUND_DOWN) * self.step_size
-
-    def round_price(self, price: Decimal) -> Decimal:
-        return (price / self.tick_size).to_integral_value(ROUND_HALF_UP) * self.tick_size
 
 
 @dataclass(frozen=True)
@@ -47,6 +29,9 @@ class Exposure:
     entry_price: Decimal
     mark_price: Decimal
     leverage: int
+    # Realized PnL net of fees of today's fills (UTC day of the exchange clock), from the
+    # Account aggregate: the event store, never a table a replay may be rebuilding.
+    realized_today: Decimal = Decimal(0)
 
     @property
     def unrealized_pnl(self) -> Decimal:
@@ -64,12 +49,9 @@ class RiskRejected(Exception):
 
 
 class RiskGuard:
-    def __init__(
-        self, config: RiskConfig, rules: SymbolRules, read_engine: Engine | None = None
-    ) -> None:
+    def __init__(self, config: RiskConfig, rules: SymbolRules) -> None:
         self.config = config
         self.rules = rules
-        self.read_engine = read_engine
         self.mark_price: Decimal | None = None
         self._sent: deque[float] = deque()
 
@@ -87,29 +69,9 @@ class RiskGuard:
         return len(self._sent)
 
     # ---- checks ---------------------------------------------------------------------------
-    def realized_today(self) -> Decimal:
-        """Realized PnL minus fees of today's fills (read model), 0 without a database."""
-        if self.read_engine is None:
-            return Decimal(0)
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        query = select(rm_fills.c.realized_pnl, rm_fills.c.fee).where(rm_fills.c.time >= midnight)
-        total = Decimal(0)
-        with self.read_engine.connect() as conn:
-            for row in conn.execute(query):
-                total += Decimal(str(row.realized_pnl)) - Decimal(str(row.fee))
-        return total
-
-    def fills_today(self) -> int:
-        if self.read_engine is None:
-            return 0
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        query = select(func.count()).select_from(rm_fills).where(rm_fills.c.time >= midnight)
-        with self.read_engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
     def daily_loss_breach(self, exposure: Exposure) -> str | None:
         """A reason when today's loss (realized + unrealized) exceeds the limit, else None."""
-        pnl = self.realized_today() + exposure.unrealized_pnl
+        pnl = exposure.realized_today + exposure.unrealized_pnl
         limit = exposure.equity * self.config.daily_loss_limit
         if pnl < 0 and -pnl >= limit:
             return (

@@ -1,37 +1,50 @@
 """Runs the strategy on each closed candle and files its decisions as Commands.
 
 The strategy sees history, position, open orders, balance, engine mode, its params and its
-persisted state; it never touches the exchange. Decisions become Commands with deterministic
-idempotency keys (strategy, candle open time, action), so a replayed candle after a restart is
-the same Command. A strategy that raises is logged; after `max_errors` in a row it is disabled
-and an alarm raised — the engine, the executor and the reconciler keep running.
+persisted state; it never touches the exchange. It runs on a thread of its own, so a slow
+strategy cannot stall the streams; one that overruns its budget is logged and counted.
+
+Only a decision on the newest closed candle (`live`) is filed: a backfilled or late candle
+updates the strategy's view and state, but what it decides on one is not traded. Every filed
+decision carries its candle's close time and a `valid_until` (that close plus one interval),
+after which the executor expires it. Decisions become Commands with deterministic idempotency
+keys (strategy, candle open time, action), so a replayed candle is the same Command. A strategy
+that raises is logged; after `max_errors` in a row it is disabled and an alarm raised — the
+engine, the executor and the reconciler keep running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
-from uuid import UUID
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import Engine, select
 
 from aggregates.command import ActorType, CommandKind
 from aggregates.envelope import Source
+from aggregates.market import Candle, interval_length
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
+from processes.executor import Filing
 from processes.health import HealthWriter
-from processes.market_stream import Candle
 from projections.schema import rm_orders
 from strategies.base import Action, Context, Decision, PositionView, Strategy
 
 log = structlog.get_logger(__name__)
 
 MAX_HISTORY = 1000
+BUDGET_SECONDS = 0.25
+
+
+class FilingSink(Protocol):
+    def file(self, filing: Filing) -> None: ...
 
 
 class StrategyRunner:
@@ -43,17 +56,22 @@ class StrategyRunner:
         *,
         name: str,
         symbol: str,
-        on_command: Callable[[UUID], None],
+        sink: FilingSink,
         read_engine: Engine | None = None,
         health: HealthWriter | None = None,
         max_errors: int = 3,
+        budget_seconds: float = BUDGET_SECONDS,
     ) -> None:
         self.trading = trading
         self.store = store
         self.strategy = strategy
         self.name = name
         self.symbol = symbol
-        self.on_command = on_command
+        self.sink = sink
+        self.budget_seconds = budget_seconds
+        self.overruns = 0
+        self.past_decisions = 0
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strategy")
         self.read_engine = read_engine
         self.health = health
         self.max_errors = max_errors
@@ -76,21 +94,32 @@ class StrategyRunner:
         self.last_price = candle.close
         return True
 
-    async def on_candle(self, candle: Candle) -> None:
-        await self.decide(candle)
+    async def on_candle(self, candle: Candle, live: bool) -> None:
+        await self.decide(candle, live=live)
 
-    async def decide(self, candle: Candle) -> list[UUID]:
-        """Run the strategy on a closed candle; return the ids of the Commands it filed."""
+    async def decide(self, candle: Candle, *, live: bool = True) -> list[Filing]:
+        """Run the strategy on a closed candle; return what it filed (nothing unless live)."""
         if not self._remember(candle):
             return []
         ctx = await self._context()
         if ctx is None:
             return []
         decisions = await self._call(lambda: self.strategy.on_candle(ctx), ctx)
-        filed = [await self._file(candle, d) for d in decisions or []]
+        if decisions and not live:
+            self.past_decisions += len(decisions)
+            log.info(
+                "decision on a past candle not traded",
+                candle=candle.open_time.isoformat(),
+                decisions=[d.action.value for d in decisions],
+            )
+            return []
+        filed = [self._file(candle, d) for d in decisions or []]
         if self.health is not None and self.health.due("strategy", 1.0):
             await asyncio.to_thread(self.health.set, "strategy", f"{self.name}: ok")
-        return [c for c in filed if c is not None]
+        return filed
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
     async def _context(self) -> Context | None:
         engine, position, account = await self.store.call(self._state)
@@ -122,8 +151,9 @@ class StrategyRunner:
 
     async def _call(self, call: Callable[[], Any], ctx: Context) -> Any:
         before = copy.deepcopy(ctx.state)
+        started = time.perf_counter()
         try:
-            result = call()
+            result = await asyncio.get_running_loop().run_in_executor(self._thread, call)
         except Exception as exc:
             self.errors += 1
             log.exception("strategy raised", strategy=self.name, errors_in_a_row=self.errors)
@@ -134,23 +164,41 @@ class StrategyRunner:
                 log.error("strategy disabled", strategy=self.name, reason=reason)
             return None
         self.errors = 0
+        took = time.perf_counter() - started
+        if took > self.budget_seconds:
+            self.overruns += 1
+            log.warning(
+                "strategy overran its budget",
+                strategy=self.name,
+                seconds=round(took, 3),
+                budget=self.budget_seconds,
+                overruns=self.overruns,
+            )
         if ctx.state != before:
             env = self.trading.envelope(Source.BOT)
             await self.store.call(self.trading.save_strategy_state, ctx.state, env)
         return result
 
-    async def _file(self, candle: Candle, decision: Decision) -> UUID | None:
+    def _file(self, candle: Candle, decision: Decision) -> Filing:
         open_ms = int(candle.open_time.timestamp() * 1000)
-        key = f"{self.name}:{open_ms}:{decision.action.value}"
+        # A candle's close time is the last millisecond of its interval.
+        closed_at = candle.open_time + interval_length(candle.interval)
+        freshness = {
+            "candle_time": closed_at.isoformat(),
+            "valid_until": (closed_at + interval_length(candle.interval)).isoformat(),
+        }
+        payload: dict[str, Any]
         if decision.action == Action.EXIT:
-            kind, payload = CommandKind.CLOSE_POSITION, {"reason": decision.reason}
+            kind = CommandKind.CLOSE_POSITION
+            payload = {"reason": decision.reason[:200], **freshness}
         else:
             kind = CommandKind.PLACE_ORDER
             payload = {
                 "side": "BUY" if decision.action == Action.ENTER_LONG else "SELL",
                 "type": "MARKET",
                 "reference_price": str(candle.close),
-                "reason": decision.reason,
+                "reason": decision.reason[:200],
+                **freshness,
             }
             for name, price in (
                 ("stop_price", decision.stop_price),
@@ -158,17 +206,14 @@ class StrategyRunner:
             ):
                 if price > 0:
                     payload[name] = str(price)
-        command_id, new = await self.store.call(
-            self.trading.submit_command,
+        filing = Filing(
             kind=kind.value,
             payload=payload,
             actor_type=ActorType.STRATEGY.value,
             actor_id=self.name,
-            idempotency_key=key,
-            source=Source.BOT,
+            idempotency_key=f"{self.name}:{open_ms}:{decision.action.value}",
         )
-        if new:
-            self.decisions += 1
-            log.info("decision filed", key=key, kind=kind.value, reason=decision.reason)
-            self.on_command(command_id)
-        return command_id
+        self.decisions += 1
+        log.info("decision", key=filing.idempotency_key, kind=kind.value, reason=decision.reason)
+        self.sink.file(filing)
+        return filing

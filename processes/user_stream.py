@@ -1,165 +1,151 @@
 """The user-data stream: a hint, delivered fast; every gap in it is closed by a reconcile.
 
-We own the listenKey (create, keep alive every ~30 min, recreate when it expired) because
-python-binance reuses a stale key on reconnect and ignores `listenKeyExpired`. A gap is any of:
-`listenKeyExpired`, an `{'e': 'error'}` item (python-binance's report of a drop), the read loop
-ending, or silence longer than the watchdog. A gap closes the socket, opens a new one (with a new
-key if needed) and asks the reconciler to pull REST state, so nothing lost in the gap stays lost.
+A session owns a listenKey (the adapter creates it on open); we extend it every ~30 min and end
+the session when it expired. A gap is a server close, a dead connection, a `listenKeyExpired`,
+or a failed keepalive: the session is closed (within a deadline), a new one opened, and the
+reconciler asked to pull REST state, so nothing lost in the gap stays lost. A quiet account is
+not a dead stream: after `watchdog_seconds` without a message the connection is pinged, and
+only a missing pong ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from typing import Any
+from collections.abc import Callable
 
 import structlog
 
-from adapters.binance.connection import BinanceConnection
-from adapters.binance.sockets import SocketPump
+from aggregates.envelope import Source
+from aggregates.ports import (
+    Counters,
+    ExchangeError,
+    ExchangeRejected,
+    ExchangeStreams,
+    ListenKeyExpired,
+    Malformed,
+    StreamClosed,
+    UserFacts,
+    UserSession,
+)
 from processes.health import HealthWriter
 from processes.ingest import Ingestor
-from processes.ports import ExchangeError, ExchangeRejected
-from processes.reconciler import Reconciler
 
 log = structlog.get_logger(__name__)
 
 KEEPALIVE_SECONDS = 30 * 60
+KEEPALIVE_RETRY_SECONDS = 60.0
 LISTEN_KEY_UNKNOWN = -1125
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 2.0
 
 
 class StreamGap(Exception):
-    """Why the current connection is no longer trustworthy."""
+    """Why the current session is no longer trustworthy."""
 
 
 class UserStream:
     def __init__(
         self,
-        connection: BinanceConnection,
+        streams: ExchangeStreams,
         ingestor: Ingestor,
-        reconciler: Reconciler,
+        request_reconcile: Callable[[str], None],
+        counters: Counters,
         health: HealthWriter,
         *,
         watchdog_seconds: float = 60.0,
         keepalive_seconds: float = KEEPALIVE_SECONDS,
     ) -> None:
-        self.connection = connection
+        self.streams = streams
         self.ingestor = ingestor
-        self.reconciler = reconciler
+        self.request_reconcile = request_reconcile
+        self.counters = counters
         self.health = health
         self.watchdog_seconds = watchdog_seconds
         self.keepalive_seconds = keepalive_seconds
-        self.metrics = connection.metrics
-        self.listen_key: str | None = None
-        self.connected = asyncio.Event()  # set while a socket is open (tests and status)
+        self.connected = asyncio.Event()  # set while a session is open (tests and status)
+        self.sessions = 0
         self.gaps: list[str] = []
 
     async def run(self) -> None:
         failures = 0
-        first = True
         while True:
+            session: UserSession | None = None
             try:
-                await self._session(reconnecting=not first)
-            except asyncio.CancelledError:
-                raise
-            except StreamGap as gap:
+                session = await self.streams.open_user()
+                self.sessions += 1
                 failures = 0
+                self.connected.set()
+                if self.sessions > 1:
+                    # Events sent while we were away are not replayed: read them from REST, now
+                    # that the new session catches everything after this point.
+                    self.request_reconcile("user stream gap")
+                await self._consume(session)
+            except StreamGap as gap:
                 self._gap(str(gap))
+            except StreamClosed as exc:
+                self._gap(str(exc))
             except ExchangeError as exc:
                 failures += 1
-                self._gap(f"listenKey request failed: {exc}")
-            except Exception as exc:
-                failures += 1
-                log.exception("user stream failed")
                 self._gap(f"{type(exc).__name__}: {exc}")
-            first = False
-            self.metrics.inc("reconnects")
-            # The first retry is immediate; repeated failures back off.
-            await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.2 * (2**failures) if failures else 0))
-
-    def _gap(self, reason: str) -> None:
-        self.metrics.inc("gaps")
-        self.gaps.append(reason)
-        log.warning("user stream gap", reason=reason)
-        self.metrics.log_snapshot()
-        self.reconciler.request("user stream gap")
-
-    async def _session(self, *, reconnecting: bool) -> None:
-        self.listen_key = await self._create_listen_key()
-        endpoints = self.connection.endpoints
-        pump = SocketPump(endpoints.stream, "private/ws", f"?listenKey={self.listen_key}")
-        async with pump:
-            self.connected.set()
-            if reconnecting:
-                # Events sent while we were away are not replayed: read them from REST, now
-                # that the new socket catches everything after this point.
-                self.reconciler.request("user stream gap")
-            keepalive = asyncio.create_task(self._keepalive(self.listen_key))
-            try:
-                await self._consume(pump.queue, keepalive)
             finally:
                 self.connected.clear()
-                keepalive.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await keepalive
-                # Valid events that arrived before the gap are still facts.
-                while not pump.queue.empty():
-                    message = pump.queue.get_nowait()
-                    if _kind(message) not in ("error", "listenKeyExpired"):
-                        await self.ingestor.user_event(message)
+                if session is not None:
+                    await session.close()
+            self.counters.inc("reconnects")
+            # The first retry is immediate; repeated failures back off, never for long.
+            await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures) if failures else 0)
 
-    async def _consume(self, queue: asyncio.Queue[Any], keepalive: asyncio.Task[None]) -> None:
+    def _gap(self, reason: str) -> None:
+        self.counters.inc("gaps")
+        self.gaps.append(reason)
+        del self.gaps[:-50]
+        log.warning("user stream gap", reason=reason)
+        self.request_reconcile("user stream gap")
+
+    async def _consume(self, session: UserSession) -> None:
+        keepalive_at = time.monotonic() + self.keepalive_seconds
+        silent_since = time.monotonic()
         while True:
-            get = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait(
-                {get, keepalive}, timeout=self.watchdog_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-            if get not in done:
-                get.cancel()
-                if keepalive in done:
-                    raise StreamGap(f"listenKey keepalive failed: {keepalive.exception()}")
-                raise StreamGap(f"no message for {self.watchdog_seconds:g} s")
-            message = get.result()
-            self.metrics.inc("user_messages")
+            now = time.monotonic()
+            wait = max(0.0, min(keepalive_at - now, silent_since + self.watchdog_seconds - now))
+            try:
+                async with asyncio.timeout(wait):
+                    item = await session.receive()
+            except TimeoutError:
+                now = time.monotonic()
+                if now >= keepalive_at:
+                    keepalive_at = now + await self._keepalive(session)
+                if now >= silent_since + self.watchdog_seconds:
+                    if not await session.probe():
+                        raise StreamGap(
+                            f"no message for {self.watchdog_seconds:g} s and no pong"
+                        ) from None
+                    silent_since = now
+                continue
+            silent_since = time.monotonic()
+            self.counters.inc("user_messages")
             if self.health.due("user_stream_message"):
                 await asyncio.to_thread(self.health.set, "user_stream_message")
-            kind = _kind(message)
-            if kind == "listenKeyExpired":
+            if isinstance(item, ListenKeyExpired):
                 raise StreamGap("listenKeyExpired")
-            if kind == "error":
-                raise StreamGap(f"socket error: {message.get('type')} {message.get('m')}")
-            malformed = self.ingestor.counters.get("malformed", 0)
-            await self.ingestor.user_event(message)
-            self.metrics.inc("malformed_messages", self.ingestor.counters["malformed"] - malformed)
+            if isinstance(item, Malformed):
+                self.ingestor.malformed(item)
+                self.counters.inc("malformed_messages")
+                continue
+            if isinstance(item, UserFacts) and item.facts:
+                await self.ingestor.record(list(item.facts), Source.WEBSOCKET)
 
-    async def _create_listen_key(self) -> str:
-        answer = await self.connection.governor.request(
-            "post", "listenKey", signed=False, idempotent=False
-        )
-        key = str(answer["listenKey"])
-        log.info("listenKey ready", key_suffix=key[-6:])
-        return key
-
-    async def _keepalive(self, key: str) -> None:
-        """Extend the key periodically; return (ending the session) if the key is gone."""
-        while True:
-            await asyncio.sleep(self.keepalive_seconds)
-            started = time.monotonic()
-            try:
-                await self.connection.governor.request(
-                    "put", "listenKey", {"listenKey": key}, signed=False
-                )
-            except ExchangeRejected as exc:
-                if exc.code == LISTEN_KEY_UNKNOWN:
-                    raise
-                log.warning("listenKey keepalive rejected", code=exc.code, error=exc.message)
-            except ExchangeError as exc:
-                # Transient: the next keepalive (or the expiry event) decides.
-                log.warning("listenKey keepalive failed", error=str(exc))
-            log.debug("listenKey kept alive", seconds=round(time.monotonic() - started, 3))
-
-
-def _kind(message: Any) -> Any:
-    return message.get("e") if isinstance(message, dict) else None
+    async def _keepalive(self, session: UserSession) -> float:
+        """Extend the key; return the seconds until the next keepalive."""
+        try:
+            await session.keepalive()
+        except ExchangeRejected as exc:
+            if exc.code == LISTEN_KEY_UNKNOWN:
+                raise StreamGap(f"listenKey keepalive refused: {exc.message}") from exc
+            log.warning("listenKey keepalive rejected", code=exc.code, error=exc.message)
+            return KEEPALIVE_RETRY_SECONDS
+        except ExchangeError as exc:
+            # Transient: try again soon; the expiry event ends the session if it comes to that.
+            log.warning("listenKey keepalive failed", error=str(exc))
+            return KEEPALIVE_RETRY_SECONDS
+        return self.keepalive_seconds

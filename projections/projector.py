@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -66,7 +66,6 @@ class Projector:
 
     def _apply_batch(self, notifications: Sequence[Notification]) -> None:
         events = [self.trading.mapper.to_domain_event(n) for n in notifications]
-        tracking = Tracking(application_name=APPLICATION, notification_id=notifications[-1].id)
 
         def apply(session: Session) -> None:
             batch = _Batch(self.trading, session)
@@ -74,7 +73,7 @@ class Projector:
                 batch.apply(notification.id, domain_event)
             batch.flush()
 
-        self.recorder.write(apply, tracking)
+        self.recorder.write(APPLICATION, notifications[-1].id, apply)
 
 
 class _Batch:

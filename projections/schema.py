@@ -244,4 +244,13 @@ runtime_config = Table(
     Column("updated_by", String(64), nullable=False),
 )
 
+# The executor's follower state (not a read model: replay never drops it). Written in the same
+# transaction as the executor's tracking record (processes/command_log.py).
+executor_open_commands = Table(
+    "executor_open_commands",
+    metadata,
+    Column("command_id", String(36), primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
 PROJECTION_TABLES = list(projection_metadata.sorted_tables)

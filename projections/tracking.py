@@ -1,17 +1,20 @@
-"""Tracking for read-model followers: read-model writes and the tracking record in one transaction.
+"""Tracking for followers of the notification log: their writes and their position, committed
+together, so a crash never leaves a follower's state ahead of (or behind) the position it claims.
 
-Follows the library's pattern for materialised views: a tracking recorder subclass whose write
-method takes the tracking position, so a crash can never leave a read model ahead of (or behind)
-the notification it was built from.
+The library's `eventsourcing.projection.Projection` records one tracking object per event, each
+in its own transaction; the projector and the executor's command log apply a page of
+notifications per transaction (hundreds of events: rebuilds run an order of magnitude faster),
+so they write the position themselves, on the recorder's public `tracking_table`, inside their
+own transaction. Reads of the position go through the library (`max_tracking_id`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from eventsourcing.persistence import Tracking
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
+from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
 
 from alphaengine.trading import Trading
@@ -19,21 +22,50 @@ from alphaengine.trading import Trading
 TRACKING_TABLE = "projections_tracking"
 
 
-class ReadModelRecorder(SQLAlchemyTrackingRecorder):
+class FollowerTracking(SQLAlchemyTrackingRecorder):
+    """A tracking table on the Trading application's datastore (one row per follower)."""
+
     @classmethod
-    def for_trading(cls, trading: Trading, *, create_table: bool = False) -> ReadModelRecorder:
+    def for_trading(
+        cls, trading: Trading, table: str, *, create_table: bool = False
+    ) -> FollowerTracking:
         datastore = trading.recorder.datastore  # type: ignore[attr-defined]
-        recorder = cls(datastore=datastore, tracking_table_name=TRACKING_TABLE)
+        recorder = cls(datastore=datastore, tracking_table_name=table)
         if create_table:
             recorder.create_table()
         return recorder
 
-    def position(self, application_name: str) -> int:
-        return int(self.max_tracking_id(application_name) or 0)
+    def position(self, follower: str) -> int:
+        return int(self.max_tracking_id(follower) or 0)
 
-    def write(self, apply: Callable[[Session], Any], tracking: Tracking) -> None:
-        """Run `apply` (read-model writes) and record `tracking`, committed together."""
+    def write(self, follower: str, notification_id: int, apply: Callable[[Session], Any]) -> None:
+        """Move `follower` to `notification_id` and run `apply` (its writes), committed together."""
         with self.transaction(commit=True) as session:
-            # Tracking first: it takes the write lock before any read happens in `apply`.
-            self._insert_tracking(session, tracking)
+            # The position first: it takes the write lock before `apply` reads anything.
+            self.advance(session, follower, notification_id)
             apply(session)
+
+    def advance(self, session: Session, follower: str, notification_id: int) -> None:
+        table = self.tracking_table
+        result = session.execute(
+            update(table)
+            .where(table.c.application_name == follower)
+            .values(notification_id=notification_id)
+        )
+        moved = cast(CursorResult[Any], result).rowcount
+        if not moved:
+            session.execute(
+                insert(table).values(application_name=follower, notification_id=notification_id)
+            )
+
+
+class ReadModelRecorder(FollowerTracking):
+    """The projector's tracking table."""
+
+    @classmethod
+    def for_trading(
+        cls, trading: Trading, table: str = TRACKING_TABLE, *, create_table: bool = False
+    ) -> ReadModelRecorder:
+        recorder = super().for_trading(trading, table, create_table=create_table)
+        assert isinstance(recorder, ReadModelRecorder)
+        return recorder

@@ -1,83 +1,64 @@
-"""One connection to the exchange per mode: the client, the socket manager, the gateway.
+"""One connection to the exchange: the REST client, its governor, the gateway and the streams.
 
-Everything comes from configuration: paper mode points every URL at the simulator's address
-(and uses its documented keys unless settings carry others); testnet and production use
-Binance's own hosts.
+The caller (alphaengine's wiring) decides the endpoints and keys from configuration; nothing here
+reads settings.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 import structlog
-from binance import BinanceSocketManager
 
 from adapters.binance.client import GovernedAsyncClient, make_client
 from adapters.binance.gateway import BinanceGateway
 from adapters.binance.governor import RestGovernor
 from adapters.binance.metrics import Metrics
-from adapters.binance.sockets import SOCKET_QUEUE_SIZE
-from adapters.binance.urls import Endpoints, endpoints_for
-from alphaengine.settings import Settings
+from adapters.binance.streams import BinanceStreams
+from adapters.binance.urls import Endpoints
 
 log = structlog.get_logger(__name__)
 
-# python-binance's own listenKey refresher; ours (user_stream) runs every ~30 min regardless.
-LIBRARY_KEEPALIVE_SECONDS = 1800
+CLOSE_SECONDS = 2.0
 
 
 @dataclass
 class BinanceConnection:
     client: GovernedAsyncClient
-    sockets: BinanceSocketManager
     gateway: BinanceGateway
+    streams: BinanceStreams
     governor: RestGovernor
     endpoints: Endpoints
     metrics: Metrics = field(default_factory=Metrics)
 
     async def close(self) -> None:
-        """Close the aiohttp session (python-binance leaks it otherwise)."""
+        """Close the aiohttp session (python-binance leaks it otherwise), within a deadline."""
         self.metrics.log_snapshot()
-        await self.client.close_connection()
+        try:
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await self.client.close_connection()
+        except Exception as exc:
+            log.warning("closing the REST session failed", error=repr(exc))
 
 
-def _keys(settings: Settings) -> tuple[str, str]:
-    if settings.api_key and settings.api_secret:
-        return settings.api_key, settings.api_secret
-    if settings.mode != "paper":
-        raise ValueError(f"{settings.mode} mode needs an API key and secret in the settings")
-    from adapters.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
-
-    return DEFAULT_API_KEY, DEFAULT_API_SECRET
-
-
-async def connect(settings: Settings, *, exchange_url: str | None = None) -> BinanceConnection:
-    endpoints = endpoints_for(settings.mode, exchange_url)
-    api_key, api_secret = _keys(settings)
+async def connect(endpoints: Endpoints, api_key: str, api_secret: str) -> BinanceConnection:
     client = make_client(endpoints, api_key, api_secret)
     metrics = Metrics()
     governor = RestGovernor(client, metrics)
     try:
         await governor.sync_time()
         await governor.load_limits()
-    except Exception:
-        await client.close_connection()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.close_connection()
         raise
-    sockets = BinanceSocketManager(
-        client, user_timeout=LIBRARY_KEEPALIVE_SECONDS, max_queue_size=SOCKET_QUEUE_SIZE
-    )
-    sockets.FSTREAM_URL = endpoints.stream
-    sockets.STREAM_URL = endpoints.stream
-    log.info(
-        "exchange connected",
-        mode=settings.mode,
-        rest=endpoints.futures_rest,
-        stream=endpoints.stream,
-    )
+    log.info("exchange connected", rest=endpoints.futures_rest, stream=endpoints.stream)
     return BinanceConnection(
         client=client,
-        sockets=sockets,
         gateway=BinanceGateway(governor, has_spot=endpoints.has_spot),
+        streams=BinanceStreams(governor, endpoints),
         governor=governor,
         endpoints=endpoints,
         metrics=metrics,

@@ -1,4 +1,4 @@
-"""`processes.ports.ExchangeGateway` on python-binance, every call through the REST governor.
+"""`aggregates.ports.ExchangeGateway` on python-binance, every call through the REST governor.
 
 Order endpoints are called explicitly (not through `futures_create_order`, which silently
 re-routes conditional orders and replaces our client id with its own).
@@ -15,7 +15,7 @@ import structlog
 
 from adapters.binance.client import RECV_WINDOW_MS
 from adapters.binance.governor import RestGovernor
-from adapters.binance.parsing import MalformedMessage
+from adapters.binance.parsing import MalformedMessage, candle_from_row
 from adapters.binance.rest_rows import (
     parse_algo_order,
     parse_balance,
@@ -27,8 +27,9 @@ from adapters.binance.rest_rows import (
     trade_order_id,
 )
 from aggregates.facts import AlgoOrderFact, FillFact, IncomeFact, OrderFact
-from alphaengine.trading import OrderIntent
-from processes.ports import (
+from aggregates.intent import OrderIntent
+from aggregates.market import Candle, SymbolRules
+from aggregates.ports import (
     AccountSnapshot,
     ExchangeRejected,
     ExchangeUnavailable,
@@ -42,6 +43,7 @@ T = TypeVar("T")
 ORDER_NOT_FOUND = -2013
 TRADES_PAGE = 1000
 INCOME_PAGE = 1000
+KLINES_PAGE = 1000
 
 
 def _decimal(value: Decimal) -> str:
@@ -140,11 +142,54 @@ class BinanceGateway:
         )
         return int(row["leverage"])
 
+    # ---- market ---------------------------------------------------------------------------
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        limit: int,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Candle]:
+        params: dict[str, Any] = {"symbol": symbol, "interval": interval}
+        params["limit"] = min(limit, KLINES_PAGE)
+        if start_ms is not None:
+            params["startTime"] = start_ms
+        if end_ms is not None:
+            params["endTime"] = end_ms
+        rows = _rows(await self.governor.request("get", "klines", params, signed=False))
+        candles = [self._parsed(candle_from_row, symbol, interval, row) for row in rows]
+        if end_ms is None and candles:
+            # Without an end the answer runs up to now, and its last bar is the open one.
+            candles = candles[:-1]
+        return candles
+
+    async def symbol_rules(self, symbol: str) -> SymbolRules:
+        info: Any = await self.governor.request("get", "exchangeInfo", signed=False)
+        for row in info.get("symbols", []) if isinstance(info, dict) else []:
+            if row.get("symbol") != symbol:
+                continue
+            try:
+                filters = {f["filterType"]: f for f in row.get("filters", [])}
+                return SymbolRules(
+                    step_size=Decimal(str(filters["LOT_SIZE"]["stepSize"])),
+                    tick_size=Decimal(str(filters["PRICE_FILTER"]["tickSize"])),
+                    min_quantity=Decimal(str(filters["LOT_SIZE"]["minQty"])),
+                    min_notional=Decimal(str(filters.get("MIN_NOTIONAL", {}).get("notional", "5"))),
+                )
+            except (KeyError, TypeError, ArithmeticError) as exc:
+                raise UnknownOutcome(f"exchangeInfo filters of {symbol} unreadable") from exc
+        raise ExchangeRejected(-1121, f"{symbol} is not listed by the exchange")
+
+    def server_time(self) -> datetime:
+        offset_ms = int(self.governor.client.timestamp_offset or 0)
+        return datetime.now(UTC) + timedelta(milliseconds=offset_ms)
+
     # ---- account --------------------------------------------------------------------------
     async def snapshot(self, symbol: str) -> AccountSnapshot:
         # The exchange's clock, not ours: stream reports are ordered against this time.
-        offset_ms = int(self.governor.client.timestamp_offset or 0)
-        as_of = datetime.now(UTC) + timedelta(milliseconds=offset_ms)
+        as_of = self.server_time()
         balances = await self.governor.request("get", "balance", version=3)
         positions = await self.governor.request(
             "get", "positionRisk", {"symbol": symbol}, version=3

@@ -4,6 +4,11 @@ It keeps the request weight and order counts under budget by reading the exchang
 honours Retry-After on 429, stops all REST while an IP ban (418) lasts, re-syncs the server-time
 offset on -1021, and turns every failure into one of the three outcomes the engine understands:
 rejected (definite), unavailable (nothing applied, try later) or unknown (look it up).
+
+After a 429 the governor is *limited*: every request waits for Retry-After, then exactly one goes
+out as a probe while the others queue behind it; only when the probe is answered without a 429
+do the rest follow. Releasing every waiter at once when Retry-After ends is how a 429 becomes a
+418 ban (the exchange counts requests sent while it asked us to wait).
 """
 
 from __future__ import annotations
@@ -19,9 +24,14 @@ import aiohttp
 import structlog
 from binance.exceptions import BinanceAPIException, BinanceRequestException
 
-from adapters.binance.client import RECV_WINDOW_MS, GovernedAsyncClient, local_ms
+from adapters.binance.client import (
+    RECV_WINDOW_MS,
+    REQUEST_TIMEOUT_SECONDS,
+    GovernedAsyncClient,
+    local_ms,
+)
 from adapters.binance.metrics import Metrics
-from processes.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutcome
+from aggregates.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +43,8 @@ ORDER_LIMIT_1M = 1200
 # Stop a little short of the published limits: other programs on the same IP share the weight.
 BUDGET_SHARE = 0.9
 MAX_RATE_LIMIT_RETRIES = 3
+# aiohttp's own timeout covers the request; this is the outer bound whatever the library does.
+REQUEST_DEADLINE_SECONDS = REQUEST_TIMEOUT_SECONDS + 2.0
 UNKNOWN_CODES = {-1006, -1007}
 _BANNED_UNTIL = re.compile(r"banned until (\d{10,})")
 
@@ -42,7 +54,7 @@ class RestBanned(ExchangeUnavailable):
 
     def __init__(self, until: datetime) -> None:
         super().__init__(f"REST paused: IP banned until {until.isoformat()}")
-        self.banned_until = until
+        self.banned_until: datetime | None = until
 
 
 class RestGovernor:
@@ -63,6 +75,8 @@ class RestGovernor:
         self.order_count_10s = 0
         self.order_count_1m = 0
         self._resume_at = 0.0  # monotonic: no request before this (Retry-After)
+        self._limited = False  # a 429 was answered and no request has passed since
+        self._probe = asyncio.Lock()  # while limited, one request at a time
         self._banned_until = 0.0  # wall clock seconds
         self._headers_at = 0.0  # wall clock of the last header reading
         client.on_response = self._read_headers
@@ -91,9 +105,15 @@ class RestGovernor:
         rate_limited = 0
         while True:
             await self._await_clearance(order=order)
-            self.metrics.inc("requests")
             try:
-                return await self._send(method, path, dict(params or {}), api, signed, version)
+                if self._limited:
+                    async with self._probe:
+                        # Whoever holds the lock while still limited is the probe.
+                        await self._await_clearance(order=order)
+                        result = await self._attempt(method, path, params, api, signed, version)
+                        self._limited = False
+                        return result
+                return await self._attempt(method, path, params, api, signed, version)
             except BinanceAPIException as exc:
                 if exc.status_code == 418:
                     raise self._banned(exc) from exc
@@ -119,10 +139,24 @@ class RestGovernor:
             except (aiohttp.ClientError, BinanceRequestException) as exc:
                 raise self._unknown(f"{method} {path}: {type(exc).__name__}: {exc}", exc) from exc
 
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        api: Api,
+        signed: bool,
+        version: int,
+    ) -> Any:
+        self.metrics.inc("requests")
+        async with asyncio.timeout(REQUEST_DEADLINE_SECONDS):
+            return await self._send(method, path, dict(params or {}), api, signed, version)
+
     async def sync_time(self) -> int:
         """Set the client's timestamp offset from the futures server time; return it (ms)."""
         before = local_ms()
-        answer = await self._send("get", "time", {}, "futures", False, 1)
+        async with asyncio.timeout(REQUEST_DEADLINE_SECONDS):
+            answer = await self._send("get", "time", {}, "futures", False, 1)
         after = local_ms()
         offset = int(answer["serverTime"]) - (before + after) // 2
         self.client.timestamp_offset = offset
@@ -216,6 +250,7 @@ class RestGovernor:
         retry_after = _retry_after(exc, default=1.0)
         # A small margin: the exchange counts whole seconds and sending early earns a ban.
         self._resume_at = max(self._resume_at, time.monotonic() + retry_after + 0.05)
+        self._limited = True
         self.metrics.inc("rate_limited")
         log.warning("rate limited (429)", retry_after=retry_after, message=exc.message)
 

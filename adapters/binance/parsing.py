@@ -1,12 +1,12 @@
-"""User-stream payloads → typed exchange facts (pydantic models, Decimal money, UTC times).
+"""Stream payloads → the port's items (pydantic models, Decimal money, UTC times).
 
-Every payload either becomes facts or raises `MalformedMessage` with the reason; callers log the
-raw text, count it and carry on. Event types the engine does not use parse to nothing.
+Every user-stream payload becomes facts, a listenKey expiry, or `MalformedMessage` with the
+reason; callers log the raw text, count it and carry on. Event types the engine does not use
+parse to no facts. Market payloads become kline and mark-price updates the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,16 +17,15 @@ from aggregates.facts import (
     AlgoOrderFact,
     BalanceFact,
     FillFact,
+    LeverageFact,
     OrderFact,
 )
+from aggregates.market import Candle
+from aggregates.ports import KlineUpdate, ListenKeyExpired, MarkUpdate, UserFact, UserFacts
 
 
 class MalformedMessage(ValueError):
     """A payload that does not have the shape Binance documents."""
-
-
-# What the socket layer hands on for a text that is not JSON at all (e.g. truncated).
-UNDECODABLE_EVENT = "_undecodable"
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -39,37 +38,6 @@ class Model(BaseModel):
 
 
 # ---- user-stream events ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LeverageUpdate:
-    symbol: str
-    leverage: int
-    time: datetime
-
-
-@dataclass(frozen=True)
-class ListenKeyExpired:
-    listen_key: str
-
-
-@dataclass(frozen=True)
-class StreamError:
-    """python-binance's own `{'e': 'error'}` item: the socket dropped, overflowed or gave up."""
-
-    type: str
-    message: str
-
-
-UserFact = (
-    OrderFact
-    | FillFact
-    | AlgoOrderFact
-    | BalanceFact
-    | LeverageUpdate
-    | ListenKeyExpired
-    | StreamError
-)
-
-
 class _OrderUpdate(Model):
     s: str
     c: str
@@ -192,13 +160,11 @@ def child_id(value: str | int) -> int | None:
     return int(value) if value.strip().isdigit() and int(value) else None
 
 
-def parse_user_event(payload: Any) -> list[UserFact]:
+def parse_user_event(payload: Any) -> UserFacts | ListenKeyExpired:
     """One user-stream message → its facts, in the order they should be recorded."""
     if not isinstance(payload, dict):
         raise MalformedMessage(f"expected a JSON object, got {type(payload).__name__}")
     kind = payload.get("e")
-    if kind == UNDECODABLE_EVENT:
-        raise MalformedMessage("not JSON")
     try:
         if kind == "ORDER_TRADE_UPDATE":
             update = _OrderTradeUpdate.model_validate(payload).o
@@ -207,36 +173,113 @@ def parse_user_event(payload: Any) -> list[UserFact]:
             if update.x in ("TRADE", "CALCULATED") and update.t and update.l > 0:
                 facts.append(_fill_fact(update))
             facts.append(_order_fact(update))
-            return facts
+            return UserFacts(tuple(facts))
         if kind == "ACCOUNT_UPDATE":
             account = _AccountUpdate.model_validate(payload)
             as_of = ms_to_datetime(account.T)
-            return [
-                BalanceFact(
-                    asset=row.a,
-                    wallet_balance=row.wb,
-                    cross_wallet_balance=row.cw,
-                    as_of=as_of,
-                    reason=account.a.m,
+            return UserFacts(
+                tuple(
+                    BalanceFact(
+                        asset=row.a,
+                        wallet_balance=row.wb,
+                        cross_wallet_balance=row.cw,
+                        as_of=as_of,
+                        reason=account.a.m,
+                    )
+                    for row in account.a.B
                 )
-                for row in account.a.B
-            ]
+            )
         if kind == "ALGO_UPDATE":
-            return [_algo_from_update(_AlgoUpdate.model_validate(payload))]
+            return UserFacts((_algo_from_update(_AlgoUpdate.model_validate(payload)),))
         if kind == "ACCOUNT_CONFIG_UPDATE":
             config = _ConfigUpdate.model_validate(payload)
             if config.ac is None:
-                return []
-            return [LeverageUpdate(config.ac.s, config.ac.l, ms_to_datetime(config.T))]
+                return UserFacts(())
+            return UserFacts((LeverageFact(config.ac.s, config.ac.l, ms_to_datetime(config.T)),))
         if kind == "listenKeyExpired":
-            return [ListenKeyExpired(str(payload.get("listenKey", "")))]
-        if kind == "error":
-            return [StreamError(str(payload.get("type", "")), str(payload.get("m", "")))]
+            return ListenKeyExpired()
     except ValidationError as exc:
         raise MalformedMessage(f"{kind}: {describe(exc)}") from exc
     if not isinstance(kind, str):
         raise MalformedMessage("no event type 'e'")
-    return []  # TRADE_LITE, MARGIN_CALL, ...: nothing the ledger needs
+    return UserFacts(())  # TRADE_LITE, MARGIN_CALL, ...: nothing the ledger needs
+
+
+# ---- market streams ----------------------------------------------------------------------------
+class _Kline(Model):
+    t: int
+    T: int
+    s: str
+    i: str
+    o: Decimal
+    c: Decimal
+    h: Decimal
+    l: Decimal  # noqa: E741 - Binance's field name
+    v: Decimal
+    x: bool
+
+
+class _KlineEvent(Model):
+    E: int
+    k: _Kline
+
+
+class _MarkEvent(Model):
+    E: int
+    s: str
+    p: Decimal
+
+
+def parse_market_event(payload: Any) -> KlineUpdate | MarkUpdate:
+    """One combined-stream message (`{"stream": ..., "data": ...}`) → an update."""
+    if not isinstance(payload, dict):
+        raise MalformedMessage(f"expected a JSON object, got {type(payload).__name__}")
+    stream = payload.get("stream")
+    data = payload.get("data")
+    if not isinstance(stream, str) or not isinstance(data, dict):
+        raise MalformedMessage("not a combined-stream message (stream, data)")
+    try:
+        if "@markPrice" in stream:
+            mark = _MarkEvent.model_validate(data)
+            return MarkUpdate(mark.s, mark.p, ms_to_datetime(mark.E))
+        if "@kline_" in stream:
+            event = _KlineEvent.model_validate(data)
+            k = event.k
+            candle = Candle(
+                symbol=k.s,
+                interval=k.i,
+                open_time=ms_to_datetime(k.t),
+                close_time=ms_to_datetime(k.T),
+                open=k.o,
+                high=k.h,
+                low=k.l,
+                close=k.c,
+                volume=k.v,
+            )
+            return KlineUpdate(candle, k.x, ms_to_datetime(event.E))
+    except ValidationError as exc:
+        raise MalformedMessage(f"{stream}: {describe(exc)}") from exc
+    raise MalformedMessage(f"a stream this session did not ask for: {stream[:100]}")
+
+
+def candle_from_row(symbol: str, interval: str, row: Any) -> Candle:
+    """A REST kline row: [openTime, open, high, low, close, volume, closeTime, ...]."""
+    if not isinstance(row, list) or len(row) < 7:
+        raise MalformedMessage(f"not a kline row: {row!r}"[:200])
+    try:
+        return Candle(
+            symbol=symbol,
+            interval=interval,
+            open_time=ms_to_datetime(int(row[0])),
+            close_time=ms_to_datetime(int(row[6])),
+            open=Decimal(str(row[1])),
+            high=Decimal(str(row[2])),
+            low=Decimal(str(row[3])),
+            close=Decimal(str(row[4])),
+            volume=Decimal(str(row[5])),
+        )
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise MalformedMessage(f"not a kline row: {row!r}"[:200]) from exc
 
 
 def _algo_from_update(update: _AlgoUpdate) -> AlgoOrderFact:

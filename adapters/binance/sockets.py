@@ -1,76 +1,109 @@
-"""python-binance websockets made safe to consume: drained at once, never killed by bad text.
+"""The exchange's WebSockets, owned here on the `websockets` package (python-binance is kept for
+REST only).
 
-python-binance kills a socket whose internal queue overflows and one that receives a text it
-cannot decode as JSON; it also takes up to its TIMEOUT (10 s) to close. A `SocketPump` moves
-every message into an unbounded queue as soon as it arrives, turns undecodable text into a
-marker the parser reports as malformed, and closes within about half a second.
+Why not python-binance's sockets: its `ReconnectingWebsocket` reconnects on its own in a read
+loop that outlives a close (a server close during `__aexit__` sets the state back to
+RECONNECTING over EXITING, leaking a connection per drop), wraps every read in
+`asyncio.wait_for`, which on Python 3.11 can swallow a cancel that lands as the read completes
+(the owner then waits for ever), and takes up to its TIMEOUT to close. Here a socket is one
+connection, nothing reconnects behind the owner's back, every wait has a deadline, and `close`
+returns within CLOSE_SECONDS, aborting the transport if the server does not answer the close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 import structlog
-from binance.exceptions import ReadLoopClosed
-from binance.ws.reconnecting_websocket import ReconnectingWebsocket
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from adapters.binance.parsing import UNDECODABLE_EVENT
+from aggregates.ports import StreamClosed
 
 log = structlog.get_logger(__name__)
 
-SOCKET_TIMEOUT_SECONDS = 0.5
-SOCKET_QUEUE_SIZE = 10_000
+OPEN_SECONDS = 5.0
+CLOSE_SECONDS = 2.0
+PROBE_SECONDS = 5.0
+# Our pings find a connection that died without a close; the exchange pings us too.
+PING_SECONDS = 20.0
+MAX_MESSAGE_BYTES = 1 << 20
 RAW_CHARS = 2000
 
 
-class TolerantWebsocket(ReconnectingWebsocket):  # type: ignore[misc]
-    TIMEOUT = SOCKET_TIMEOUT_SECONDS
+class Undecodable:
+    """A text frame that is not JSON: handed on so the caller can count and log it."""
 
-    def _handle_message(self, evt: Any) -> Any:
+    def __init__(self, text: str) -> None:
+        self.text = text[:RAW_CHARS]
+
+
+class ExchangeSocket:
+    """One WebSocket connection: `open`, `receive` (decoded JSON), `probe`, `close`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._ws: ClientConnection | None = None
+
+    async def open(self) -> None:
         try:
-            return super()._handle_message(evt)
-        except Exception:
-            text = evt.decode("utf-8", "replace") if isinstance(evt, bytes) else str(evt)
-            return {"e": UNDECODABLE_EVENT, "raw": text[:RAW_CHARS]}
+            async with asyncio.timeout(OPEN_SECONDS):
+                self._ws = await connect(
+                    self.url,
+                    open_timeout=None,  # bounded above, cancellation-safe
+                    ping_interval=PING_SECONDS,
+                    ping_timeout=PING_SECONDS,
+                    close_timeout=CLOSE_SECONDS,
+                    max_size=MAX_MESSAGE_BYTES,
+                    compression=None,
+                    proxy=None,
+                )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            raise StreamClosed(f"cannot open {self._where()}: {type(exc).__name__}: {exc}") from exc
 
-
-# The marker put in the queue when python-binance's read loop has ended for good.
-CLOSED: dict[str, Any] = {"e": "error", "type": "ReadLoopClosed", "m": "read loop closed"}
-
-
-class SocketPump:
-    """Open `url + prefix + path`, and copy each message into `queue` until closed."""
-
-    def __init__(self, url: str, prefix: str, path: str) -> None:
-        self.socket = TolerantWebsocket(
-            url=url, path=path, prefix=prefix, max_queue_size=SOCKET_QUEUE_SIZE
-        )
-        # Any JSON value: a text that decodes to a list or a number is still handed on.
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> SocketPump:
-        await self.socket.__aenter__()
-        self._task = asyncio.create_task(self._pump())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def receive(self) -> Any:
+        """The next message as JSON (or `Undecodable`); StreamClosed once the socket is over."""
+        if self._ws is None:
+            raise StreamClosed("not open")
         try:
-            await asyncio.wait_for(self.socket.__aexit__(None, None, None), timeout=5.0)
-        except Exception as error:
-            log.warning("socket close failed", error=f"{type(error).__name__}: {error}")
+            text = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise StreamClosed(f"{self._where()} closed: {exc}") from exc
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        try:
+            return json.loads(text)
+        except ValueError:
+            return Undecodable(text)
 
-    async def _pump(self) -> None:
-        while True:
-            try:
-                message = await self.socket.recv()
-            except ReadLoopClosed:
-                self.queue.put_nowait(CLOSED)
-                return
-            self.queue.put_nowait(message)
+    async def probe(self) -> bool:
+        if self._ws is None:
+            return False
+        try:
+            async with asyncio.timeout(PROBE_SECONDS):
+                pong = await self._ws.ping()
+                await pong
+        except (ConnectionClosed, TimeoutError, RuntimeError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await ws.close()
+        except (TimeoutError, OSError, ConnectionClosed) as exc:
+            log.info("socket close did not finish: aborting", url=self._where(), error=repr(exc))
+        finally:
+            # Whatever the server did, no connection outlives its socket.
+            with contextlib.suppress(Exception):
+                ws.transport.abort()
+
+    def _where(self) -> str:
+        # The listenKey is a credential: never logged.
+        return self.url.split("?", 1)[0]

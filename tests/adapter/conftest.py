@@ -18,10 +18,11 @@ import pytest_asyncio
 
 from adapters.binance.connection import BinanceConnection, connect
 from adapters.simulator import SimulatorConfig, SimulatorServer
+from aggregates.intent import OrderIntent
 from alphaengine.bootstrap import init_schema, read_engine, scope_for
 from alphaengine.settings import Settings, load_settings
 from alphaengine.store_thread import StoreThread
-from alphaengine.trading import OrderIntent, Trading
+from alphaengine.trading import Trading
 from processes.health import HealthWriter
 from processes.ingest import Ingestor
 from processes.reconciler import Reconciler

@@ -19,9 +19,9 @@ from adapters.binance.governor import RestBanned, RestGovernor
 from adapters.binance.metrics import Metrics
 from adapters.binance.urls import simulator_endpoints
 from adapters.simulator import SimulatorServer
+from aggregates.intent import OrderIntent
+from aggregates.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutcome
 from alphaengine.settings import load_settings
-from alphaengine.trading import OrderIntent
-from processes.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutcome
 from tests.adapter.conftest import SYMBOL, add_fault
 
 

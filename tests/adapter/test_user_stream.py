@@ -8,7 +8,7 @@ import json
 import time
 from decimal import Decimal
 
-from alphaengine.trading import OrderIntent
+from aggregates.intent import OrderIntent
 from processes.user_stream import UserStream
 from tests.adapter.conftest import World, add_fault
 from tests.waiting import eventually

@@ -23,7 +23,8 @@ from aggregates.facts import (
     PositionFact,
 )
 from aggregates.ids import client_order_id_for
-from alphaengine.trading import OrderIntent, Trading
+from aggregates.intent import OrderIntent
+from alphaengine.trading import Trading
 
 D = Decimal
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

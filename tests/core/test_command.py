@@ -10,7 +10,8 @@ import pytest
 from aggregates.command import TRANSITIONS, Command, IllegalCommandTransition
 from aggregates.engine import Engine
 from aggregates.envelope import Scope, Source, envelope
-from alphaengine.trading import OrderIntent, Trading
+from aggregates.intent import OrderIntent
+from alphaengine.trading import Trading
 
 SCOPE = Scope()
 ENV = envelope(Source.WEB, SCOPE)

@@ -105,7 +105,7 @@ def test_paper_run_on_postgresql_matches_the_exchange_and_the_web_shows_it(
     bot = None
     try:
         bot = start_bot_on(tmp_path, sim, postgres_database)
-        state = pause_with_open_position(sim, timeout=120)
+        pause_with_open_position(sim, timeout=120)
         wait_until(
             lambda: recorded_equals_exchange(settings, sim.state()),
             45,

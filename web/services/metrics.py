@@ -84,10 +84,6 @@ def _name(metric: str) -> str:
     return f"{PREFIX}_{metric}"
 
 
-def _float(value: Decimal | int | float | str) -> float:
-    return float(value)
-
-
 def _age(now: datetime, then: datetime) -> float:
     return max(0.0, (now - then).total_seconds())
 
@@ -101,7 +97,7 @@ def bot_stat_metrics(conn: Connection, now: datetime) -> Iterator[Metric]:
     for row in rows:
         known = STATS.get(row.name)
         if known is None:
-            others.add_metric([row.name], _float(row.value))
+            others.add_metric([row.name], float(row.value))
             continue
         family = counters.get(known.metric)
         if family is None:
@@ -109,8 +105,8 @@ def bot_stat_metrics(conn: Connection, now: datetime) -> Iterator[Metric]:
                 _name(known.metric), known.help, labels=[k for k, _ in known.labels]
             )
             counters[known.metric] = family
-        family.add_metric([v for _, v in known.labels], _float(row.value))
-    yield from counters.values()
+        family.add_metric([v for _, v in known.labels], float(row.value))
+    yield from (counters[metric] for metric in sorted(counters))
     if others.samples:
         yield others
     if rows:
@@ -150,12 +146,12 @@ def account_metrics(conn: Connection) -> Iterator[Metric]:
     total_unrealized = Decimal(0)
     for position in account.positions(conn):
         symbol = position["symbol"]
-        quantity.add_metric([symbol], _float(position["quantity"]))
-        entry.add_metric([symbol], _float(position["entry_price"]))
-        unrealized.add_metric([symbol], _float(position["unrealized_pnl"]))
+        quantity.add_metric([symbol], float(position["quantity"]))
+        entry.add_metric([symbol], float(position["entry_price"]))
+        unrealized.add_metric([symbol], float(position["unrealized_pnl"]))
         total_unrealized += Decimal(position["unrealized_pnl"])
         if position["mark_price"] is not None:
-            mark.add_metric([symbol], _float(position["mark_price"]))
+            mark.add_metric([symbol], float(position["mark_price"]))
     yield from (quantity, entry, unrealized, mark)
 
     wallet = GaugeMetricFamily(_name("wallet_balance"), "Wallet balance", labels=["asset"])
@@ -163,10 +159,10 @@ def account_metrics(conn: Connection) -> Iterator[Metric]:
         _name("equity"), "Wallet balance plus unrealized PnL", labels=["asset"]
     )
     for balance in account.balances(conn):
-        wallet.add_metric([balance["asset"]], _float(balance["wallet_balance"]))
+        wallet.add_metric([balance["asset"]], float(balance["wallet_balance"]))
         if balance["asset"] == QUOTE_ASSET:
             value = Decimal(balance["wallet_balance"]) + total_unrealized
-            equity.add_metric([QUOTE_ASSET], _float(value))
+            equity.add_metric([QUOTE_ASSET], float(value))
     yield from (wallet, equity)
 
 

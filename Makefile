@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest install browser frontend clean bench
+.PHONY: run test lint typecheck pytest install system-packages frontend clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,12 +27,28 @@ frontend:
 	      || echo "npm install failed: the dashboard runs without charts"; \
 	  else echo "npm not found: the dashboard runs without charts"; fi; fi
 
-# Debian's Chromium for the browser tests; installed only where it is missing.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-	    || echo "chromium could not be installed: browser tests will be skipped"; \
-	  else echo "chromium missing (run as root to install it): browser tests will be skipped"; fi; }
+# Debian packages the tests drive for real, installed (as root) only where they are missing:
+# Chromium (browser tests), nginx (deploy/nginx), PostgreSQL (the store and a paper run on
+# PostgreSQL) and systemd (systemd-analyze on deploy/*.service). The tests start their own
+# throwaway instances; without a package, its tests skip and say why.
+system-packages:
+	@missing=""; \
+	{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || missing="$$missing nginx"; \
+	{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	browser=""; command -v chromium >/dev/null 2>&1 || browser="chromium"; \
+	[ -z "$$missing$$browser" ] && exit 0; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "missing:$$missing $$browser (run as root to install): their tests will be skipped"; \
+	  exit 0; fi; \
+	echo "installing Debian packages:$$missing $$browser"; \
+	apt-get update -qq || echo "apt-get update failed"; \
+	if [ -n "$$browser" ]; then apt-get install -y -qq chromium >/dev/null \
+	  || echo "chromium could not be installed: browser tests will be skipped"; fi; \
+	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	  || echo "could not install$$missing: their tests will be skipped"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,7 +57,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser frontend
+pytest: $(STAMP) system-packages frontend
 	$(BIN)/pytest -q $(ARGS)
 
 test: lint typecheck pytest

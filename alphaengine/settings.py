@@ -53,6 +53,8 @@ class WebSection(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     cors_origins: list[str] = []
+    # Bearer token Prometheus sends to GET /metrics; without one only loopback clients may read.
+    metrics_token: str | None = Field(default=None, min_length=16)
 
 
 class SecretsFile(BaseModel):

@@ -254,3 +254,14 @@ executor_open_commands = Table(
 )
 
 PROJECTION_TABLES = list(projection_metadata.sorted_tables)
+
+bot_stats = Table(
+    "bot_stats",
+    metadata,
+    # The bot's in-memory exchange and stream counters (adapters/binance/metrics.py), written
+    # periodically by processes/stats.py so that another process (the web's /metrics) can read
+    # them. Not derived from events: replay leaves it alone.
+    Column("name", String(64), primary_key=True),
+    Column("value", DecimalText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -27,6 +27,7 @@ from web.auth import (
 )
 from web.context import WebContext
 from web.routes import account, auth, commands, config, events, health, pages, state
+from web.routes import metrics as metrics_routes
 from web.services.commands import PayloadInvalid
 from web.services.database import Database, DatabaseUnavailable
 
@@ -121,5 +122,6 @@ def create_app(
     _install_error_handlers(app)
     for module in (health, auth, account, events, commands, config, state, pages):
         app.include_router(module.router)
+    app.include_router(metrics_routes.router)
     pages.mount_static(app)
     return app

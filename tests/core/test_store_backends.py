@@ -1,12 +1,12 @@
-"""The same store tests on SQLite and, when ALPHAENGINE_TEST_POSTGRES_URL is set, on PostgreSQL.
+"""The same store tests on SQLite and on PostgreSQL (the `postgres_url` fixture, tests/conftest.py).
 
 Changing the URL is the whole scale-out path, so the bodies below know nothing of the backend.
-The PostgreSQL database is emptied first: point the variable at a database kept for tests.
+The PostgreSQL database is emptied first: ALPHAENGINE_TEST_POSTGRES_URL, if set, must name a
+database kept for tests.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +24,6 @@ from projections.timetravel import state_at
 from tests.core.story import drive_history, fill
 from tests.core.tables import snapshot
 
-POSTGRES_URL = os.environ.get("ALPHAENGINE_TEST_POSTGRES_URL")
-
 
 def _empty(url: str) -> None:
     engine = make_engine(url)
@@ -37,26 +35,13 @@ def _empty(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgres",
-            marks=[
-                pytest.mark.postgres,
-                pytest.mark.skipif(
-                    not POSTGRES_URL, reason="set ALPHAENGINE_TEST_POSTGRES_URL to run"
-                ),
-            ],
-        ),
-    ]
-)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trading]:
     environ: dict[str, str] = {}
     if request.param == "postgres":
-        assert POSTGRES_URL is not None
-        _empty(POSTGRES_URL)
-        environ["ALPHAENGINE_DATABASE_URL"] = POSTGRES_URL
+        url = request.getfixturevalue("postgres_url")
+        _empty(url)
+        environ["ALPHAENGINE_DATABASE_URL"] = url
     settings = load_settings(
         data_dir=tmp_path, secrets_file=tmp_path / "absent.yaml", environ=environ
     )

@@ -18,8 +18,6 @@ from alphaengine.runtime_config import ConfigStore, RuntimeConfig, seed_config
 from alphaengine.settings import Settings
 from alphaengine.store import make_engine
 from alphaengine.trading import Trading
-from processes.command_log import TRACKING_TABLE as COMMAND_TRACKING_TABLE
-from processes.command_log import CommandLog
 from projections.projector import Projector
 from projections.schema import metadata, projection_metadata
 from projections.tracking import TRACKING_TABLE, ReadModelRecorder
@@ -41,7 +39,7 @@ def required_tables() -> set[str]:
     return (
         set(metadata.tables)
         | set(projection_metadata.tables)
-        | {"trading_events", "trading_snapshots", TRACKING_TABLE, COMMAND_TRACKING_TABLE}
+        | {"trading_events", "trading_snapshots", TRACKING_TABLE}
     )
 
 
@@ -83,7 +81,6 @@ def init_schema(settings: Settings, seed: RuntimeConfig | None = None) -> None:
         trading = Trading(Scope(mode=settings.mode), settings.database_url, create_table=True)
         try:
             recorder = ReadModelRecorder.for_trading(trading, create_table=True)
-            CommandLog(trading, create_table=True)
             seed_config(trading, engine, seed or RuntimeConfig(), by="init")
             # Read models start current: a fresh database shows no projection lag.
             Projector(trading, recorder).catch_up()

@@ -26,10 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 import structlog
 
@@ -248,6 +248,26 @@ async def run_bot(settings: Settings, exchange_url: str | None, children: list[C
             await watcher
 
 
+def run_loop(main: Coroutine[Any, Any, int], executor_grace: float = 0.5) -> int:
+    """`asyncio.run`, but never waiting long for its thread pool: a thread stuck in a database
+    call (up to its busy timeout) must not hold a stop that was promised in seconds."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=executor_grace))
+        # Not `shutdown_default_executor`: on Python 3.11 it joins the pool's threads even when
+        # cancelled. `close` shuts the pool down without waiting; a thread still busy is left to
+        # `_exit_now_if_threads_linger`.
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def _exit_now_if_threads_linger(code: int) -> None:
     """A thread stuck in a database call (busy timeout) would hold the interpreter's exit."""
     lingering = [
@@ -319,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"(kept hashed under {settings.data_dir})",
                 flush=True,
             )
-        code = asyncio.run(run_bot(settings, exchange_url, children))
+        code = run_loop(run_bot(settings, exchange_url, children))
     except (StopRequested, KeyboardInterrupt):
         code = EXIT_OK
     except RuntimeError as exc:

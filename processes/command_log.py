@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 from aggregates.command import Command
 from alphaengine.trading import Trading
 from projections.schema import executor_open_commands
-from projections.tracking import FollowerTracking
+from projections.tracking import TRACKING_TABLE, FollowerTracking
 
-TRACKING_TABLE = "executor_tracking"
-FOLLOWER = "executor"
+FOLLOWER = "executor"  # its row in the followers' tracking table (replay leaves it alone)
 PAGE = 500
 # Write the position at least this often while no Command event passes, so a start after a
 # long quiet stretch does not re-read it.

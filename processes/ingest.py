@@ -25,6 +25,7 @@ from aggregates.facts import (
 from aggregates.ports import Malformed, UserFact
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
+from processes.log_throttle import LogThrottle
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +64,7 @@ class Ingestor:
         self.store = store
         self.on_recorded = on_recorded
         self.on_failure = on_failure  # e.g. ask the reconciler to re-read what was lost
+        self._malformed_log = LogThrottle()
         self.counters: dict[str, int] = {
             "messages": 0,
             "malformed": 0,
@@ -80,7 +82,13 @@ class Ingestor:
     def malformed(self, item: Malformed) -> None:
         self._count("messages")
         self._count("malformed")
-        log.warning("malformed user-stream message skipped", error=item.reason, raw=item.raw)
+        if self._malformed_log.allow():
+            log.warning(
+                "malformed user-stream message skipped",
+                error=item.reason,
+                raw=item.raw,
+                skipped_since_last_report=self._malformed_log.take_suppressed(),
+            )
 
     async def record(self, facts: list[UserFact], source: Source) -> int:
         """Record facts in order; return how many were news. A failure is logged, not raised."""

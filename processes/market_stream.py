@@ -40,6 +40,7 @@ from aggregates.ports import (
 )
 from processes.exchange_clock import ExchangeClock
 from processes.health import HealthWriter
+from processes.log_throttle import LogThrottle
 from projections.schema import market_candles, market_marks
 
 log = structlog.get_logger(__name__)
@@ -105,6 +106,7 @@ class MarketStream:
         self.sessions = 0
         self.connected = asyncio.Event()
         self._mark_written = 0.0
+        self._malformed_log = LogThrottle()
 
     # ---- history --------------------------------------------------------------------------
     async def warm_up(self) -> list[Candle]:
@@ -187,19 +189,33 @@ class MarketStream:
                 if isinstance(item, Malformed):
                     raise BadMarketData(item.reason)
                 if isinstance(item, MarkUpdate):
+                    await self._observe(item.event_time)
                     await self._mark(item)
                 elif isinstance(item, KlineUpdate):
+                    await self._observe(item.event_time)
                     self._check_kline(item)
                     if item.closed:
                         await self._closed(item.candle)
             except BadMarketData as exc:
                 self.malformed += 1
                 self.counters.inc("malformed_messages")
-                log.warning(
-                    "malformed market message skipped",
-                    error=str(exc)[:300],
-                    raw=item.raw if isinstance(item, Malformed) else repr(item)[:500],
-                )
+                if self._malformed_log.allow():
+                    log.warning(
+                        "malformed market message skipped",
+                        error=str(exc)[:300],
+                        raw=item.raw if isinstance(item, Malformed) else repr(item)[:500],
+                        skipped_since_last_report=self._malformed_log.take_suppressed(),
+                    )
+
+    async def _observe(self, event_time: datetime) -> None:
+        """The exchange's time on an event moves our clock, when it is believable."""
+        if self.clock.observe(event_time):
+            return
+        # Far ahead of the clock: after a stall the exchange really is there, or the frame is
+        # forged. REST says which.
+        await self._synchronise_clock()
+        if not self.clock.observe(event_time):
+            raise BadMarketData(f"event time {event_time.isoformat()} is in the future")
 
     def _check_kline(self, update: KlineUpdate) -> None:
         candle = update.candle
@@ -224,11 +240,6 @@ class MarketStream:
             raise BadMarketData(f"mark price of {mark.symbol}, not ours")
         if not (mark.price.is_finite() and mark.price > 0):
             raise BadMarketData(f"mark price must be positive: {mark.price}")
-        if not self.clock.observe(mark.event_time):
-            # Not believable from the stream: ask REST, which wins, then go on.
-            await self._synchronise_clock()
-            if not self.clock.observe(mark.event_time):
-                raise BadMarketData(f"mark time {mark.event_time.isoformat()} is in the future")
         self.mark_price = mark.price
         if self.on_mark is not None:
             self.on_mark(mark.price)

@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import select
 
 from aggregates.envelope import Source
-from aggregates.facts import AlgoOrderFact, FillFact, OrderFact
+from aggregates.facts import AlgoOrderFact, BalanceFact, FillFact, OrderFact
 from aggregates.ports import AccountSnapshot, ExchangeError, ExchangeGateway
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
@@ -40,6 +40,8 @@ BAN_ALARM = "exchange_banned"
 RECONCILE_ALARM = "reconcile_failing"
 FAILURES_BEFORE_ALARM = 3
 HISTORY = 50  # recent reports, for status pages and tests
+AVAILABLE_TOLERANCE = Decimal("1")
+AVAILABLE_SHARE = Decimal("0.0005")
 
 
 class Projector(Protocol):
@@ -79,6 +81,17 @@ def _close_enough(ours: Decimal, theirs: Decimal) -> bool:
     exponent = theirs.as_tuple().exponent
     unit = Decimal(1).scaleb(exponent) if isinstance(exponent, int) else Decimal(0)
     return abs(ours - theirs) <= max(unit / 2, abs(theirs) * Decimal("1e-12"))
+
+
+def _available_is_off(ours: Decimal | None, theirs: Decimal | None, fact: BalanceFact) -> bool:
+    """Whether our available balance needs the exchange's figure: missing, or off by more than
+    a small share of the wallet (it moves with the mark price every second; a correction of
+    every cent would fill the log)."""
+    if theirs is None:
+        return False
+    if ours is None:
+        return True
+    return abs(ours - theirs) > max(AVAILABLE_TOLERANCE, abs(fact.wallet_balance) * AVAILABLE_SHARE)
 
 
 class Reconciler:
@@ -252,9 +265,7 @@ class Reconciler:
                 and row["wallet"] == fact.wallet_balance
                 and row["cross_wallet"] == fact.cross_wallet_balance
             ):
-                if fact.available_balance is not None and (
-                    row.get("available") != fact.available_balance
-                ):
+                if _available_is_off(row.get("available"), fact.available_balance, fact):
                     # The stream never carries it (between reads it is estimated from the
                     # wallet's moves): the exchange's figure replaces the estimate.
                     env = self.trading.envelope(Source.REST)

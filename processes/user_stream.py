@@ -65,6 +65,7 @@ class UserStream:
         self.connected = asyncio.Event()  # set while a session is open (tests and status)
         self.sessions = 0
         self.gaps: list[str] = []
+        self.listen_key: str | None = None  # the current session's, when the venue has one
 
     async def run(self) -> None:
         failures = 0
@@ -72,6 +73,7 @@ class UserStream:
             session: UserSession | None = None
             try:
                 session = await self.streams.open_user()
+                self.listen_key = getattr(session, "listen_key", None)
                 self.sessions += 1
                 failures = 0
                 self.connected.set()

@@ -28,13 +28,13 @@ from aggregates.position import Position
 from alphaengine.trading import Trading
 from projections import schema
 from projections.jsonable import jsonable
-from projections.tracking import ReadModelRecorder
+from projections.tracking import FollowerTracking, ReadModelRecorder
 
 APPLICATION = "Trading"
 
 
 class Projector:
-    def __init__(self, trading: Trading, recorder: ReadModelRecorder) -> None:
+    def __init__(self, trading: Trading, recorder: FollowerTracking) -> None:
         self.trading = trading
         self.recorder = recorder
         self._lock = threading.Lock()

@@ -10,6 +10,7 @@ own transaction. Reads of the position go through the library (`max_tracking_id`
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -30,7 +31,12 @@ class FollowerTracking(SQLAlchemyTrackingRecorder):
         cls, trading: Trading, table: str, *, create_table: bool = False
     ) -> FollowerTracking:
         datastore = trading.recorder.datastore  # type: ignore[attr-defined]
-        recorder = cls(datastore=datastore, tracking_table_name=table)
+        # One recorder per datastore and table: each defines a record class on the datastore's
+        # declarative base, and a second definition of the same name replaces the first.
+        known = _RECORDERS.setdefault(datastore, {})
+        recorder = known.get(table)
+        if recorder is None:
+            recorder = known[table] = cls(datastore=datastore, tracking_table_name=table)
         if create_table:
             recorder.create_table()
         return recorder
@@ -59,13 +65,14 @@ class FollowerTracking(SQLAlchemyTrackingRecorder):
             )
 
 
-class ReadModelRecorder(FollowerTracking):
-    """The projector's tracking table."""
+_RECORDERS: weakref.WeakKeyDictionary[Any, dict[str, FollowerTracking]] = (
+    weakref.WeakKeyDictionary()
+)
 
-    @classmethod
-    def for_trading(
-        cls, trading: Trading, table: str = TRACKING_TABLE, *, create_table: bool = False
-    ) -> ReadModelRecorder:
-        recorder = super().for_trading(trading, table, create_table=create_table)
-        assert isinstance(recorder, ReadModelRecorder)
-        return recorder
+
+class ReadModelRecorder:
+    """The followers' tracking table (the projector's row is "Trading")."""
+
+    @staticmethod
+    def for_trading(trading: Trading, *, create_table: bool = False) -> FollowerTracking:
+        return FollowerTracking.for_trading(trading, TRACKING_TABLE, create_table=create_table)

@@ -26,8 +26,8 @@ from aggregates.ports import StreamClosed
 log = structlog.get_logger(__name__)
 
 OPEN_SECONDS = 5.0
-CLOSE_SECONDS = 2.0
-PROBE_SECONDS = 5.0
+CLOSE_SECONDS = 1.0
+PROBE_SECONDS = 3.0
 # Our pings find a connection that died without a close; the exchange pings us too.
 PING_SECONDS = 20.0
 MAX_MESSAGE_BYTES = 1 << 20

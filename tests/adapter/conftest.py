@@ -1,7 +1,8 @@
 """A real world for adapter tests: the simulator on loopback, a Trading app on a SQLite file.
 
-Every test drives python-binance against the in-process simulator; faults are injected through
-the simulator's HTTP control endpoint (`POST /_sim/faults`) as the issue asks.
+Every test drives the adapter (python-binance for REST, its own sockets for streams) against the
+in-process simulator; faults are injected through the simulator's HTTP control endpoint
+(`POST /_sim/faults`), as an operator would.
 """
 
 from __future__ import annotations
@@ -9,30 +10,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import pytest_asyncio
 
-from adapters.binance.connection import BinanceConnection, connect
+from adapters.binance.connection import BinanceConnection
 from adapters.simulator import SimulatorConfig, SimulatorServer
 from aggregates.intent import OrderIntent
 from alphaengine.bootstrap import init_schema, read_engine, scope_for
+from alphaengine.exchange import connect_exchange
 from alphaengine.settings import Settings, load_settings
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
+from processes.exchange_clock import ExchangeClock
 from processes.health import HealthWriter
 from processes.ingest import Ingestor
+from processes.market_stream import CandleHandler, MarketStream
 from processes.reconciler import Reconciler
 from processes.user_stream import UserStream
+from projections.projector import Projector
 from projections.tracking import ReadModelRecorder
 from tests.worlds import tear_down
-
-if TYPE_CHECKING:
-    from projections.projector import Projector
-
 
 SYMBOL = "BTCUSDT"
 
@@ -96,7 +98,38 @@ class World:
         return task
 
     def user_stream(self, **kwargs: Any) -> UserStream:
-        return UserStream(self.connection, self.ingestor, self.reconciler, self.health, **kwargs)
+        return UserStream(
+            self.connection.streams,
+            self.ingestor,
+            self.reconciler.request,
+            self.connection.metrics,
+            self.health,
+            **kwargs,
+        )
+
+    def market_stream(
+        self,
+        on_candle: CandleHandler,
+        on_mark: Any = None,
+        *,
+        warmup: int = 20,
+        **kwargs: Any,
+    ) -> MarketStream:
+        clock = ExchangeClock(self.connection.gateway.server_time, max_jump=timedelta(minutes=1))
+        return MarketStream(
+            self.connection.streams,
+            self.connection.gateway,
+            clock,
+            self.connection.metrics,
+            self.health,
+            self.health.engine,
+            symbol=SYMBOL,
+            interval="1m",
+            warmup=warmup,
+            on_candle=on_candle,
+            on_mark=on_mark,
+            **kwargs,
+        )
 
     async def place(
         self, client_id: str, side: str, quantity: str, order_type: str = "MARKET", **extra: Any
@@ -135,16 +168,13 @@ async def world(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[World]:
     settings = load_settings(
         data_dir=tmp_path, secrets_file=tmp_path / "no-secrets.yaml", environ={}
     )
-    # Imported here so the tests that need no projector run while it is being written.
-    from projections.projector import Projector
-
     init_schema(settings)
     trading = Trading(scope_for(settings, SYMBOL), settings.database_url)
     store = StoreThread()
     engine = read_engine(settings)
     health = HealthWriter(engine)
     projector = Projector(trading, ReadModelRecorder.for_trading(trading))
-    connection = await connect(settings, exchange_url=sim.url)
+    connection = await connect_exchange(settings, sim.url)
     reconciler = Reconciler(
         trading, connection.gateway, store, projector, health, symbol=SYMBOL, interval=3600
     )

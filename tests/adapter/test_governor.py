@@ -14,13 +14,14 @@ import pytest_asyncio
 from aiohttp import web
 
 from adapters.binance.client import make_client
-from adapters.binance.connection import BinanceConnection, connect
+from adapters.binance.connection import BinanceConnection
 from adapters.binance.governor import RestBanned, RestGovernor
 from adapters.binance.metrics import Metrics
 from adapters.binance.urls import simulator_endpoints
 from adapters.simulator import SimulatorServer
 from aggregates.intent import OrderIntent
 from aggregates.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutcome
+from alphaengine.exchange import connect_exchange
 from alphaengine.settings import load_settings
 from tests.adapter.conftest import SYMBOL, add_fault
 
@@ -28,7 +29,7 @@ from tests.adapter.conftest import SYMBOL, add_fault
 @pytest_asyncio.fixture
 async def conn(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[BinanceConnection]:
     settings = load_settings(data_dir=tmp_path, secrets_file=tmp_path / "none.yaml", environ={})
-    connection = await connect(settings, exchange_url=sim.url)
+    connection = await connect_exchange(settings, sim.url)
     try:
         yield connection
     finally:
@@ -199,7 +200,7 @@ async def test_the_weight_budget_holds_calls_before_the_exchange_would_refuse(
         await asyncio.sleep(3.5)
     sim.limiter.weight_limit = 100
     settings = load_settings(data_dir=tmp_path, secrets_file=tmp_path / "none.yaml", environ={})
-    connection = await connect(settings, exchange_url=sim.url)
+    connection = await connect_exchange(settings, sim.url)
     governor = connection.governor
     governor.weight_limit_1m = 100  # what exchangeInfo would publish for such an account
     try:

@@ -7,10 +7,14 @@ import contextlib
 import json
 import time
 from decimal import Decimal
+from pathlib import Path
 
+from adapters.binance.sockets import CLOSE_SECONDS, PROBE_SECONDS
 from aggregates.intent import OrderIntent
+from alphaengine.exchange import connect_exchange
 from processes.user_stream import UserStream
 from tests.adapter.conftest import World, add_fault
+from tests.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
 
@@ -53,21 +57,56 @@ async def test_socket_dropped_during_a_burst_of_fills(world: World) -> None:
     world.assert_matches_exchange()
 
 
-async def test_a_silent_stall_is_noticed_by_the_watchdog(world: World) -> None:
-    stream = await started(world, watchdog_seconds=1.0)
-    await add_fault(world.sim, kind="stall_websockets", duration_seconds=30)
+async def test_a_stall_loses_no_fill_and_the_stream_resumes_on_its_own(world: World) -> None:
+    # A quiet stream whose connection still answers pings is not reconnected; what the stall
+    # swallowed comes back through the reconciler's timer (REST is the truth).
+    world.reconciler.interval = 1.0
+    stream = await started(world, watchdog_seconds=0.5)
+    await add_fault(world.sim, kind="stall_websockets", duration_seconds=2)
     stalled_at = time.time()
     await world.place("ae-s1", "BUY", "0.010")  # its events vanish into the stall
-    await eventually(lambda: any("no message" in g for g in stream.gaps), timeout=5)
     await reconciled_after(world, stalled_at)
-    assert world.trading.find_order("ae-s1") is not None
+    await eventually(lambda: world.trading.find_order("ae-s1") is not None)
     world.assert_matches_exchange()
-    # The new socket is not stalled: later fills arrive by the stream itself.
+    assert stream.sessions == 1 and not stream.gaps  # pinged, answered: the socket is alive
+    # Once the stall is over the same socket delivers again.
+    await eventually(lambda: not any(s.stalled for s in world.sim.hub.users), timeout=5)
+    world.reconciler.interval = 3600
     messages = world.connection.metrics["user_messages"]
     await world.place("ae-s2", "SELL", "0.004")
     trade = world.sim.state()["trades"][-1]
     await eventually(lambda: world.trading.has_fact(f"fill:BTCUSDT:{trade['id']}"))
     assert world.connection.metrics["user_messages"] > messages
+
+
+async def test_a_dead_connection_is_found_by_the_watchdog_ping(
+    world: World, tmp_path: Path
+) -> None:
+    # Between the bot and the exchange the network goes silent both ways: no close, no pong.
+    proxy = TcpProxy("127.0.0.1", world.sim.port)
+    await proxy.start()
+    connection = await connect_exchange(world.settings, proxy.url)
+    try:
+        stream = UserStream(
+            connection.streams,
+            world.ingestor,
+            world.reconciler.request,
+            connection.metrics,
+            world.health,
+            watchdog_seconds=0.5,
+        )
+        world.start(stream.run())
+        await asyncio.wait_for(stream.connected.wait(), timeout=5)
+        frozen_at = time.monotonic()
+        proxy.freeze()
+        await eventually(lambda: bool(stream.gaps), timeout=10)
+        assert "no pong" in stream.gaps[0]
+        assert time.monotonic() - frozen_at < 0.5 + PROBE_SECONDS + CLOSE_SECONDS + 1
+        proxy.thaw()
+        await eventually(lambda: stream.connected.is_set() and stream.sessions >= 2, timeout=10)
+    finally:
+        await connection.close()
+        await proxy.stop()
 
 
 async def test_duplicated_and_shuffled_events_record_once(world: World) -> None:

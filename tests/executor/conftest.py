@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,18 +15,21 @@ from uuid import UUID
 import aiohttp
 import pytest_asyncio
 
-from adapters.binance.connection import BinanceConnection, connect
+from adapters.binance.connection import BinanceConnection
 from adapters.simulator import SimulatorConfig, SimulatorServer
 from aggregates.command import Command
+from aggregates.market import SymbolRules
 from alphaengine.bootstrap import init_schema, read_engine, scope_for
+from alphaengine.exchange import connect_exchange
 from alphaengine.runtime_config import RiskConfig, RuntimeConfig
 from alphaengine.settings import Settings, load_settings
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
+from processes.exchange_clock import ExchangeClock
 from processes.executor import Executor
 from processes.health import HealthWriter
 from processes.reconciler import Reconciler
-from processes.risk import RiskGuard, SymbolRules
+from processes.risk import RiskGuard
 from projections.tracking import ReadModelRecorder
 from tests.waiting import eventually
 from tests.worlds import tear_down
@@ -133,14 +137,23 @@ async def world(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[World]:
     engine = read_engine(settings)
     health = HealthWriter(engine)
     projector = Projector(trading, ReadModelRecorder.for_trading(trading))
-    connection = await connect(settings, exchange_url=sim.url)
+    connection = await connect_exchange(settings, sim.url)
     reconciler = Reconciler(
         trading, connection.gateway, store, projector, health, symbol=SYMBOL, interval=3600
     )
-    risk = RiskGuard(risk_config(), SymbolRules(), engine)
+    risk = RiskGuard(risk_config(), SymbolRules())
     risk.on_mark(Decimal(sim.state()["mark_price"]))
+    clock = ExchangeClock(connection.gateway.server_time, max_jump=timedelta(minutes=1))
     executor = Executor(
-        trading, connection.gateway, store, projector, reconciler, risk, symbol=SYMBOL
+        trading,
+        connection.gateway,
+        store,
+        projector,
+        reconciler.request,
+        risk,
+        clock,
+        symbol=SYMBOL,
+        read_engine=engine,
     )
     world = World(sim, settings, trading, store, connection, reconciler, risk, executor, projector)
     await reconciler.reconcile("test start")

@@ -6,6 +6,8 @@ import asyncio
 from decimal import Decimal
 
 from aggregates.ids import client_order_id_for
+from alphaengine.trading import Dispatched
+from processes.command_plans import Draft
 from tests.executor.conftest import World, add_fault
 
 ENTRY = {"side": "BUY", "type": "MARKET", "quantity": "0.010"}
@@ -96,9 +98,9 @@ async def test_intent_without_request_is_sent_once_after_its_recv_window(world: 
     # A crash after the intent was recorded: the Command is DISPATCHED, nothing reached the exchange
     command_id = await world.submit("PLACE_ORDER", ENTRY, key="crashed-1")
     command = await world.command(command_id)
-    plan = await world.executor.planner.plan(command, check_risk=True)
-    await world.store.call(world.trading.accept_command, command_id)
-    await world.store.call(world.trading.dispatch_command, command_id, plan.intents)
+    plan = await world.executor.planner.decide(Draft.of(command))
+    assert isinstance(plan.decided, Dispatched)
+    await world.store.call(world.trading.decide_command, command_id, plan.decided)
     # A fresh executor resumes it: looks it up, waits out the recvWindow, then sends it once
     await world.start_executor()
     command = await world.finished(command_id, timeout=30)
@@ -138,15 +140,15 @@ async def test_an_algo_order_intent_is_resumed_on_the_algo_api(world: World) -> 
         key="stop-crashed",
     )
     command = await world.command(stop)
-    plan = await world.executor.planner.plan(command, check_risk=True)
-    await world.store.call(world.trading.accept_command, stop)
-    await world.store.call(world.trading.dispatch_command, stop, plan.intents)
+    plan = await world.executor.planner.decide(Draft.of(command))
+    assert isinstance(plan.decided, Dispatched)
+    await world.store.call(world.trading.decide_command, stop, plan.decided)
     await world.executor.handle(stop)
     command = await world.command(stop)
     assert command.status == "SUCCEEDED", command.as_dict()
     algos = [
         a
         for a in world.sim.state()["algo_orders"]
-        if a["clientAlgoId"] == plan.intents[0].client_order_id
+        if a["clientAlgoId"] == plan.decided.intents[0].client_order_id
     ]
     assert len(algos) == 1 and algos[0]["orderType"] == "STOP_MARKET"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from aggregates.market import SymbolRules
 from processes.protection import ALARM, ProtectionMonitor
-from processes.risk import SymbolRules
 from tests.executor.conftest import World
 from tests.waiting import eventually
 

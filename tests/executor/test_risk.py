@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from aggregates.market import SymbolRules
 from aggregates.payloads import BadPayload, PlaceOrder, parse_payload
 from alphaengine.runtime_config import RiskConfig
 from processes.intents import entry_intents
-from processes.risk import Exposure, RiskGuard, RiskRejected, SymbolRules
+from processes.risk import Exposure, RiskGuard, RiskRejected
 
 
 def guard(**limits: object) -> RiskGuard:

@@ -8,14 +8,19 @@ from decimal import Decimal
 
 import pytest
 
-from processes.market_stream import Candle
+from aggregates import ids
+from aggregates.ids import client_order_id_for
+from aggregates.market import Candle
+from processes.executor import Filing
 from processes.strategy_runner import StrategyRunner
 from strategies.base import Action, Context, Decision, PositionView, Strategy
 from strategies.loader import StrategyNotFound, load_strategy
 from strategies.sma_cross import SmaCross
 from tests.executor.conftest import World
+from tests.waiting import eventually
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
+# Candles ending now: their decisions are fresh for the executor (exchange time).
+START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
 
 
 def candle(index: int, close: str) -> Candle:
@@ -77,10 +82,10 @@ class Exploding(Strategy):
 
 @dataclass
 class Filed:
-    ids: list[object]
+    filings: list[Filing]
 
-    def __call__(self, command_id: object) -> None:
-        self.ids.append(command_id)
+    def file(self, filing: Filing) -> None:
+        self.filings.append(filing)
 
 
 async def test_a_strategy_that_raises_is_disabled_and_the_engine_keeps_running(
@@ -94,11 +99,11 @@ async def test_a_strategy_that_raises_is_disabled_and_the_engine_keeps_running(
         Exploding({}),
         name="exploding",
         symbol="BTCUSDT",
-        on_command=filed,
+        sink=filed,
         max_errors=3,
     )
     for index in range(4):
-        await runner.on_candle(candle(index, "60000"))
+        await runner.on_candle(candle(index, "60000"), True)
     engine = await world.store.call(world.trading.engine)
     assert engine.strategy_disabled and "strategy_disabled" in engine.alarms
     assert "ZeroDivisionError" in engine.alarms["strategy_disabled"]["message"]
@@ -117,18 +122,40 @@ async def test_strategy_decisions_become_one_command_per_candle(world: World) ->
         SmaCross({"fast": 2, "slow": 3}),
         name="sma_cross",
         symbol="BTCUSDT",
-        on_command=world.executor.notify,
+        sink=world.executor,
     )
     for index, close in enumerate(["60000", "59900", "59800", "59700"]):
-        await runner.on_candle(candle(index, close))
+        await runner.on_candle(candle(index, close), True)
     crossing = candle(4, "61000")
     filed = await runner.decide(crossing)
     assert len(filed) == 1
-    # The same candle again (a restart replaying it) files nothing new
+    command_id = ids.command_id(world.trading.scope, filed[0].idempotency_key)
+    await eventually(lambda: command_id in world.trading.repository)
+    command = await world.finished(command_id)
+    assert command.actor_type == "STRATEGY" and command.status == "SUCCEEDED", command.as_dict()
+    # The same candle again (a restart replaying it) is the same Command: nothing new is sent
     runner.candles.pop()
     assert await runner.decide(crossing) == filed
-    command = await world.finished(filed[0])
-    assert command.actor_type == "STRATEGY" and command.status == "SUCCEEDED", command.as_dict()
+    await eventually(lambda: world.executor._main.empty())
+    assert world.client_id_count(client_order_id_for(command_id)) == 1
+
+
+async def test_a_decision_on_a_past_candle_is_not_traded(world: World) -> None:
+    await world.start_executor()
+    filed = Filed([])
+    runner = StrategyRunner(
+        world.trading,
+        world.store,
+        SmaCross({"fast": 2, "slow": 3}),
+        name="sma_cross",
+        symbol="BTCUSDT",
+        sink=filed,
+    )
+    for index, close in enumerate(["60000", "59900", "59800", "59700"]):
+        await runner.on_candle(candle(index, close), False)
+    # A crossing on a backfilled candle updates the strategy's view, but files nothing
+    assert await runner.decide(candle(4, "61000"), live=False) == []
+    assert runner.past_decisions == 1 and not filed.filings
 
 
 def test_strategies_never_import_the_adapter() -> None:

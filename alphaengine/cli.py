@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from alphaengine.bootstrap import SchemaMissing, check_schema, init_schema, open_trading
+from alphaengine.lease import lease_is_held
 from alphaengine.runtime_config import ConfigError, load_config_file
 from alphaengine.settings import Settings, SettingsError, load_settings
 
@@ -92,10 +93,15 @@ def replay(
     data_dir: DataDirOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = 500,
 ) -> None:
-    """Drop every read model and rebuild it from the event store."""
+    """Drop every read model and rebuild it from the event store (not while a bot runs)."""
     from projections.replay import rebuild
 
     settings = _settings(mode, data_dir)
+    holder = lease_is_held(settings.data_dir, settings.mode)
+    if holder is not None:
+        # The bot reads some read models while it trades (open orders): emptying them under it
+        # would show it an account with no orders.
+        _fail(f"a bot is running on this database ({holder}): stop it before a replay")
     columns = (
         TextColumn("replaying"),
         BarColumn(),

@@ -24,6 +24,7 @@ from aggregates.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutco
 from alphaengine.exchange import connect_exchange
 from alphaengine.settings import load_settings
 from tests.adapter.conftest import SYMBOL, add_fault
+from tests.waiting import eventually
 
 
 @pytest_asyncio.fixture
@@ -53,6 +54,30 @@ async def test_429_waits_retry_after_then_the_read_succeeds(
     assert rows[0]["asset"] == "USDT"
     assert conn.metrics["rate_limited"] == 1
     assert conn.metrics["banned"] == 0  # waiting out Retry-After earned no ban
+
+
+async def test_after_a_429_one_probe_goes_first_then_the_rest_and_no_ban(
+    sim: SimulatorServer, conn: BinanceConnection
+) -> None:
+    await add_fault(
+        sim, kind="rate_limit", match={"method": "GET", "path": "/fapi/v3/balance"}, count=1,
+        retry_after=1,
+    )  # fmt: skip
+    first = asyncio.ensure_future(conn.governor.request("get", "balance", version=3))
+    await eventually(lambda: conn.metrics["rate_limited"] == 1)
+    sent_before = conn.metrics["requests"]
+    # Ten more calls arrive while Retry-After runs: none of them may reach the exchange early.
+    others = [
+        asyncio.ensure_future(
+            conn.governor.request("get", "positionRisk", {"symbol": SYMBOL}, version=3)
+        )
+        for _ in range(10)
+    ]
+    await asyncio.sleep(0.5)
+    assert conn.metrics["requests"] == sent_before
+    results = await asyncio.gather(first, *others)
+    assert len(results) == 11
+    assert conn.metrics["banned"] == 0 and conn.metrics["rate_limited"] == 1
 
 
 async def test_429_on_an_order_is_not_retried(

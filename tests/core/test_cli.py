@@ -15,6 +15,7 @@ import pytest
 
 from aggregates.envelope import Source
 from aggregates.facts import AlgoOrderFact
+from alphaengine.lease import BotLease
 from alphaengine.settings import Settings
 from alphaengine.trading import Trading
 from projections.projector import Projector
@@ -221,3 +222,14 @@ def test_hash_password_refuses_a_short_password(tmp_path: Path) -> None:
     done = _run("alphaengine", "hash-password", tmp=tmp_path, stdin="short\nshort\n")
     assert done.returncode == 2
     assert "at least 8 characters" in done.stderr and "$argon2" not in done.stdout
+
+
+def test_replay_refuses_while_a_bot_holds_the_database(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert _run("alphaengine", "init-db", "--data-dir", str(data_dir), tmp=tmp_path).returncode == 0
+    with BotLease(data_dir, "paper"):
+        refused = _run("alphaengine", "replay", "--data-dir", str(data_dir), tmp=tmp_path)
+    assert refused.returncode == 2
+    assert "a bot is running" in refused.stderr and f"pid {os.getpid()}" in refused.stderr
+    done = _run("alphaengine", "replay", "--data-dir", str(data_dir), tmp=tmp_path)
+    assert done.returncode == 0, done.stderr

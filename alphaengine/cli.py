@@ -174,6 +174,66 @@ def state(
         )
 
 
+@app.command("paper-reset")
+def paper_reset(
+    mode: ModeOption = None,
+    data_dir: DataDirOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Start paper trading over: delete the paper exchange's state and the paper database.
+
+    Refused while a simulator holds the state file or a bot or web has the database open.
+    """
+    import fcntl
+    import os
+
+    from adapters.simulator import StateFileError, StateLock, state_file_for
+    from adapters.simulator.statefile import temp_file_for
+
+    settings = _settings(mode, data_dir)
+    if settings.mode != "paper":
+        _fail(f"paper-reset works only in paper mode (this is {settings.mode})")
+    if not settings.database_url.startswith("sqlite"):
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        _fail(f"paper-reset deletes the SQLite database file; {where} is not one")
+    state = state_file_for(settings.data_dir)
+    db = settings.db_path
+    files = [state, temp_file_for(state), db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+    try:
+        # Held while deleting, so no simulator starts on a half-reset data dir.
+        lock = StateLock(state).acquire()
+    except StateFileError as exc:
+        _fail(f"{exc}; stop it (and the bot) first")
+    try:
+        shm = Path(f"{db}-shm")
+        if shm.exists():
+            # Every SQLite connection in WAL mode holds a shared lock on this byte of the
+            # -shm file (SQLite's own "dead man switch"); an exclusive one fails while any
+            # process has the database open.
+            fd = os.open(shm, os.O_RDWR)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+            except OSError:
+                _fail(f"{db} is open in another process (a bot or the web); stop it first")
+            finally:
+                os.close(fd)
+        present = [f for f in files if f.exists()]
+        if not present:
+            typer.echo(f"nothing to reset in {settings.data_dir}")
+            return
+        listing = "\n".join(f"  {f}" for f in present)
+        if not yes and not typer.confirm(
+            f"Start paper trading over? This deletes:\n{listing}\n", default=False
+        ):
+            typer.echo("nothing deleted")
+            raise typer.Exit(code=1)
+        for f in present:
+            f.unlink(missing_ok=True)
+    finally:
+        lock.release()
+    typer.echo(f"paper exchange and database start over ({len(present)} files deleted)")
+
+
 @app.command("hash-password")
 def hash_password() -> None:
     """Print an argon2 hash of a password, for web.admin_password_hash in config/secrets.yaml."""

@@ -1,4 +1,8 @@
-"""Standalone simulator: ``python -m adapters.simulator --port 0 --seed 42 --speed 60``."""
+"""Standalone simulator: ``python -m adapters.simulator --port 0 --seed 42 --speed 60``.
+
+With ``--state-file PATH`` the exchange continues from PATH and keeps it up to date; a state file
+that cannot be read stops it with a message naming the file (exit status 2).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 from .config import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimulatorConfig
 from .server import SimulatorServer
+from .statefile import StateFileError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--futures-balance", type=Decimal, default=Decimal("10000"))
     parser.add_argument("--spot-balance", type=Decimal, default=Decimal("1000"))
     parser.add_argument("--strict-client-ids", action="store_true")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="continue from this file if it exists and keep it up to date (survives restarts)",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,6 +65,7 @@ async def serve(args: argparse.Namespace) -> None:
         jump_probability=args.jump_probability,
         kline_csv=args.kline_csv,
         strict_client_ids=args.strict_client_ids,
+        state_file=args.state_file,
     )
     server = SimulatorServer(config)
     await server.start(args.host, args.port)
@@ -72,7 +84,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(serve(parse_args(argv)))
+    try:
+        asyncio.run(serve(parse_args(argv)))
+    except StateFileError as exc:
+        print(f"simulator: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from .symbols import max_notional_for
 
 @dataclass
 class Position:
-    """One-way (positionSide BOTH) netting per spec §9.1."""
+    """One-way (positionSide BOTH) netting (docs/exchange-rules.md, "Position netting")."""
 
     amount: Decimal = ZERO
     entry: Decimal = ZERO

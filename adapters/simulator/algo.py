@@ -1,4 +1,7 @@
-"""Conditional (algo) orders: parameters, trigger rules and Binance JSON shapes (spec §3.2)."""
+"""Conditional (algo) orders: parameters, trigger rules and Binance JSON shapes.
+
+See docs/exchange-rules.md, "Algo (conditional) orders".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Simulated time: starts at the current wall-clock minute and runs ``speed`` times faster."""
+"""Simulated time: the data clock of the exchange, running ``speed`` times faster than the wall.
+
+A fresh clock starts at the current wall-clock minute; a restored one continues from the instant
+saved in the state file, so simulated time never jumps back to the wall clock after a restart.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,15 @@ from collections.abc import Callable
 
 
 class SimClock:
-    def __init__(self, speed: float, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        speed: float,
+        wall: Callable[[], float] = time.time,
+        start_ms: int | None = None,
+    ) -> None:
         self._wall = wall
         now = wall()
-        self.start_ms = int(now // 60) * 60_000
+        self.start_ms = int(now // 60) * 60_000 if start_ms is None else start_ms
         self._anchor_wall = now
         self._anchor_sim = float(self.start_ms)
         self.speed = speed

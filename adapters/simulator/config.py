@@ -71,3 +71,11 @@ class SimulatorConfig:
     weight_limit_per_minute: int = 2400
     orders_limit_per_10s: int = 300
     orders_limit_per_minute: int = 1200
+    # Keep the whole exchange in this JSON file across restarts (see README, "State file").
+    state_file: str | Path | None = None
+    # Wall seconds between saves of market-only progress; account changes are saved at once.
+    state_save_interval: float = 2.0
+    # 1m candles kept in the state file (every interval is aggregated from them).
+    state_candles: int = 1500
+    # Fills, income rows and finished orders kept (in memory and in the state file).
+    history_limit: int = 1000

@@ -1,7 +1,8 @@
 """The exchange core: orders, matching, accounting and user-stream events. Pure: no I/O, no clock.
 
-Every mutating call takes the wall-clock time in ms (``now_ms``) and appends the user-stream
-events of each transaction, as one batch, to ``outbox``; the server drains and sends them.
+Every mutating call takes the data-clock (simulated) time in ms (``now_ms``) and appends the
+user-stream events of each transaction, as one batch, to ``outbox``; the server drains and sends
+them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import random
 import string
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from .account import Account
 from .algo import LIVE_ALGO_STATUSES, AlgoOrder, parse_algo_order
@@ -62,6 +64,8 @@ class Exchange:
         self.next_funding_ms = (market.start_ms // interval + 1) * interval
         self.outbox: list[Batch] = []
         self._margin_call_active = False
+        self._orders_trimmed_at = 0
+        self._algos_trimmed_at = 0
 
     # ------------------------------------------------------------------ helpers
 
@@ -308,7 +312,7 @@ class Exchange:
         now_ms: int,
         batch: Batch,
     ) -> None:
-        """TRADE_LITE per trade → one ACCOUNT_UPDATE → ORDER_TRADE_UPDATE per trade (spec §9.4)."""
+        """TRADE_LITE per trade → one ACCOUNT_UPDATE → ORDER_TRADE_UPDATE per trade."""
         if not fills:
             return
         lites: Batch = []
@@ -353,8 +357,11 @@ class Exchange:
             algo.update_time = now_ms
             batch.append(algo.update_event(self.rules, now_ms))
 
-    def on_tick(self, now_ms: int, sim_ms: int) -> None:
-        """The market moved: fill resting orders, expire GTD, fire triggers, settle funding."""
+    def on_tick(self, now_ms: int, received_at: float) -> None:
+        """The market moved: fill resting orders, expire GTD, fire triggers, settle funding.
+
+        ``received_at`` (wall-clock ms) only stamps the ``simReceivedAt`` of triggered children.
+        """
         for order in sorted(self.open_orders(), key=lambda o: o.order_id):
             self._match_resting(order, now_ms)
         for order in self.open_orders():
@@ -365,8 +372,8 @@ class Exchange:
                 self.outbox.append(batch)
         for algo in sorted(self.open_algos(), key=lambda a: a.algo_id):
             if algo.should_trigger(self.working_price(algo.working_type)):
-                self._trigger(algo, now_ms)
-        while sim_ms >= self.next_funding_ms:
+                self._trigger(algo, now_ms, received_at)
+        while now_ms >= self.next_funding_ms:
             self._settle_funding(now_ms)
             self.next_funding_ms += self.funding_interval_ms
         self._after_change(now_ms)
@@ -394,7 +401,7 @@ class Exchange:
         if batch:
             self.outbox.append(batch)
 
-    def _trigger(self, algo: AlgoOrder, now_ms: int) -> None:
+    def _trigger(self, algo: AlgoOrder, now_ms: int, received_at: float) -> None:
         algo.trigger_time = now_ms
         algo.update_time = now_ms
         pa = self.account.position.amount
@@ -424,7 +431,7 @@ class Exchange:
             price=algo.price,
             reduce_only=reduce_only,
             time=now_ms,
-            received_at=float(now_ms),
+            received_at=received_at,
             orig_type=algo.type,
             stop_price=algo.trigger_price,
             close_position=algo.close_position,
@@ -439,7 +446,8 @@ class Exchange:
         batch: Batch = [child.trade_update(self.rules, "NEW", now_ms)]
         algo.status = "TRIGGERED"
         self._execute_taker(child, now_ms, batch)
-        # TRIGGERED goes after the child's fill events and before FINISHED (spec §9.4).
+        # TRIGGERED goes after the child's fill events and before FINISHED
+        # (docs/exchange-rules.md, "Algo (conditional) orders").
         final_status, algo.status = algo.status, "TRIGGERED"
         triggered = algo.update_event(self.rules, now_ms)
         algo.status = final_status
@@ -462,6 +470,7 @@ class Exchange:
 
     def _after_change(self, now_ms: int) -> None:
         """MARGIN_CALL once when the maintenance margin reaches 80% of the margin balance."""
+        self.trim_history()
         account = self.account
         maint = account.maint_margin(self.mark)
         balance = account.margin_balance(self.mark)
@@ -492,6 +501,97 @@ class Exchange:
                 ]
             )
         self._margin_call_active = in_danger
+
+    # ------------------------------------------------------------------ history and restarts
+
+    def trim_history(self) -> None:
+        """Forget the oldest fills, income rows and finished orders beyond ``history_limit``.
+
+        Binance forgets old history too; here it keeps memory and the state file bounded. An
+        order stays as long as one of its fills does, so every kept trade can be looked up.
+        """
+        limit = self.config.history_limit
+        slack = limit + max(1, limit // 4)
+        if len(self.fills) > slack:
+            del self.fills[:-limit]
+        if len(self.account.income) > slack:
+            del self.account.income[:-limit]
+        # Orders that must stay (open, or with kept fills) can hold the count above the limit:
+        # look again only once it has grown by a quarter more.
+        if len(self.orders) > max(slack, self._orders_trimmed_at):
+            done = [i for i, o in self.orders.items() if not o.is_open]
+            referenced = {f.order_id for f in self.fills}
+            forgettable = [i for i in done if i not in referenced]
+            for order_id in forgettable[: max(0, len(done) - limit)]:
+                cid = self.orders.pop(order_id).client_order_id
+                self._forget(cid, order_id, self._orders_by_cid)
+            self._orders_trimmed_at = len(self.orders) + limit // 4
+        if len(self.algos) > max(slack, self._algos_trimmed_at):
+            done = [i for i, a in self.algos.items() if a.status not in LIVE_ALGO_STATUSES]
+            for algo_id in done[: max(0, len(done) - limit)]:
+                cid = self.algos.pop(algo_id).client_algo_id
+                self._forget(cid, algo_id, self._algos_by_cid)
+            self._algos_trimmed_at = len(self.algos) + limit // 4
+
+    def _forget(self, cid: str, record_id: int, index: dict[str, list[int]]) -> None:
+        ids = index.get(cid, [])
+        if record_id in ids:
+            ids.remove(record_id)
+        if not ids:
+            index.pop(cid, None)
+        # A client id no kept record uses any more is forgotten too (strict mode included).
+        if cid not in self._orders_by_cid and cid not in self._algos_by_cid:
+            self.client_id_counts.pop(cid, None)
+
+    def counters(self) -> dict[str, object]:
+        """Id counters, funding schedule and the client-id generator (JSON-ready)."""
+        version, internal, gauss_next = self._ids.getstate()
+        return {
+            "next_order_id": self.next_order_id,
+            "next_trade_id": self.next_trade_id,
+            "next_algo_id": self.next_algo_id,
+            "next_funding_ms": self.next_funding_ms,
+            "margin_call_active": self._margin_call_active,
+            "ids_rng": [version, list(internal), gauss_next],
+        }
+
+    def restore(
+        self,
+        counters: dict[str, Any],
+        orders: list[Order],
+        algos: list[AlgoOrder],
+        fills: list[Fill],
+        client_id_counts: dict[str, int],
+    ) -> None:
+        """Take over a saved state; the lookups by client id are rebuilt from the records."""
+        self.next_order_id = int(counters["next_order_id"])
+        self.next_trade_id = int(counters["next_trade_id"])
+        self.next_algo_id = int(counters["next_algo_id"])
+        self.next_funding_ms = int(counters["next_funding_ms"])
+        self._margin_call_active = bool(counters["margin_call_active"])
+        version, internal, gauss_next = counters["ids_rng"]
+        self._ids.setstate((int(version), tuple(int(x) for x in internal), gauss_next))
+        self.orders = {o.order_id: o for o in orders}
+        self.algos = {a.algo_id: a for a in algos}
+        self.fills = list(fills)
+        self.client_id_counts = dict(client_id_counts)
+        self._orders_by_cid = {}
+        for order in orders:
+            self._orders_by_cid.setdefault(order.client_order_id, []).append(order.order_id)
+        self._algos_by_cid = {}
+        for algo in algos:
+            self._algos_by_cid.setdefault(algo.client_algo_id, []).append(algo.algo_id)
+        for fill in fills:
+            owner = self.orders.get(fill.order_id)
+            if owner is not None:
+                owner.fills.append(fill)
+
+    def continue_ids_of(self, previous: Exchange) -> None:
+        """After a reset: ids never go back, so no client mistakes a new trade for an old one."""
+        self.next_order_id = max(self.next_order_id, previous.next_order_id)
+        self.next_trade_id = max(self.next_trade_id, previous.next_trade_id)
+        self.next_algo_id = max(self.next_algo_id, previous.next_algo_id)
+        self.account.next_tran_id = max(self.account.next_tran_id, previous.account.next_tran_id)
 
     # ------------------------------------------------------------------ cancels
 

@@ -12,8 +12,9 @@ REQUEST_KINDS = frozenset(
     {"delay", "apply_then_timeout", "apply_then_503", "fail_503", "rate_limit", "clock_skew"}
 )
 STREAM_KINDS = frozenset({"stall_websockets", "duplicate_events", "shuffle_events"})
-IMMEDIATE_KINDS = frozenset({"drop_websockets", "expire_listen_key"})
+IMMEDIATE_KINDS = frozenset({"drop_websockets", "expire_listen_key", "raw_frames"})
 KINDS = REQUEST_KINDS | STREAM_KINDS | IMMEDIATE_KINDS
+RAW_FRAME_TARGETS = ("market", "user")
 
 
 @dataclass
@@ -30,6 +31,9 @@ class FaultRule:
     retry_after: int = 2
     ban_seconds: int = 120
     duration_seconds: float | None = None
+    # raw_frames: which sockets ("market" or "user") and what to send them.
+    target: str | None = None
+    frames: list[Any] | None = None
     created_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -39,6 +43,11 @@ class FaultRule:
             raise ValueError("count must be >= 0")
         if self.probability is not None and not 0 <= self.probability <= 1:
             raise ValueError("probability must be within [0, 1]")
+        if self.kind == "raw_frames":
+            if self.target not in RAW_FRAME_TARGETS:
+                raise ValueError(f"raw_frames needs target 'market' or 'user', not {self.target!r}")
+            if not isinstance(self.frames, list) or not self.frames:
+                raise ValueError("raw_frames needs frames: a non-empty list of frames to send")
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultRule:
@@ -55,11 +64,15 @@ class FaultRule:
             "duration_seconds": float,
         }
         extras: dict[str, Any] = {}
-        for name, kind in known.items():
+        for name, convert in known.items():
             if body.get(name) is not None:
-                extras[name] = kind(body[name])
+                extras[name] = convert(body[name])
+        kind = str(body.get("kind", ""))
+        if kind == "raw_frames":
+            extras["target"] = body.get("target")
+            extras["frames"] = body.get("frames")
         return cls(
-            kind=str(body.get("kind", "")),
+            kind=kind,
             method=match.get("method") or body.get("method"),
             path=match.get("path") or body.get("path"),
             **extras,
@@ -79,7 +92,7 @@ class FaultRule:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "kind": self.kind,
             "match": {"method": self.method, "path": self.path},
             "count": self.count,
@@ -90,6 +103,9 @@ class FaultRule:
             "ban_seconds": self.ban_seconds,
             "duration_seconds": self.duration_seconds,
         }
+        if self.kind == "raw_frames":
+            body |= {"target": self.target, "frames": self.frames}
+        return body
 
 
 class FaultBook:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .config import SimulatorConfig
 from .decimals import ZERO, floor_to, round_to
@@ -117,7 +118,9 @@ def _load_csv(path: str | Path) -> list[tuple[Decimal, Decimal, Decimal, Decimal
 
 
 class Market:
-    def __init__(self, config: SimulatorConfig, start_ms: int) -> None:
+    def __init__(self, config: SimulatorConfig, start_ms: int, *, history: bool = True) -> None:
+        """A path starting at ``start_ms``; ``history=False`` skips the warm-up candles (the
+        caller restores a saved market over it)."""
         self.config = config
         self.rules = config.rules
         self.tick_size = config.rules.tick_size
@@ -125,6 +128,8 @@ class Market:
         self._rng = random.Random(config.seed)
         self._forced: deque[Decimal] = deque()
         self._replay: deque[tuple[Decimal, Decimal]] = deque()
+        # Replay ticks used so far: a restored market skips as many of the same CSV.
+        self.replay_consumed = 0
         start_price = config.start_price
         if config.kline_csv is not None:
             rows = _load_csv(config.kline_csv)
@@ -136,7 +141,7 @@ class Market:
         self.trade_id = 1_000_000
         self.tick_index = 0
         self.next_tick_ms = start_ms + self.tick_ms
-        self.candles: list[Candle] = self._history(start_ms, self.last)
+        self.candles: list[Candle] = self._history(start_ms, self.last) if history else []
         self.candles.append(Candle(start_ms, self.last, self.last, self.last, self.last))
         self._book_cache: dict[str, list[Decimal]] = {}
         self._consumed: dict[tuple[str, int], Decimal] = {}
@@ -212,6 +217,7 @@ class Market:
         if self._forced:
             return self._forced.popleft(), None
         if self._replay:
+            self.replay_consumed += 1
             return self._replay.popleft()
         return self._apply_return(self.last, self._step_return(self._rng)), None
 
@@ -269,6 +275,42 @@ class Market:
             max(round_to(start + (target - start) * Decimal(i) / n, self.tick_size), self.tick_size)
             for i in range(1, n + 1)
         )
+
+    # ------------------------------------------------------------------ persistence
+
+    def cursor(self) -> dict[str, Any]:
+        """Where the path stands (JSON-ready): restoring it continues the very same path."""
+        version, internal, gauss_next = self._rng.getstate()
+        return {
+            "start_ms": self.start_ms,
+            "last": str(self.last),
+            "trade_id": self.trade_id,
+            "tick_index": self.tick_index,
+            "next_tick_ms": self.next_tick_ms,
+            "rng": [version, list(internal), gauss_next],
+            "forced": [str(p) for p in self._forced],
+            "replay_consumed": self.replay_consumed,
+            "consumed": [[side, level, str(qty)] for (side, level), qty in self._consumed.items()],
+        }
+
+    def restore_cursor(self, cursor: dict[str, Any], candles: list[Candle]) -> None:
+        version, internal, gauss_next = cursor["rng"]
+        self._rng.setstate((int(version), tuple(int(x) for x in internal), gauss_next))
+        self.start_ms = int(cursor["start_ms"])
+        self.last = Decimal(cursor["last"])
+        self.trade_id = int(cursor["trade_id"])
+        self.tick_index = int(cursor["tick_index"])
+        self.next_tick_ms = int(cursor["next_tick_ms"])
+        self._forced = deque(Decimal(p) for p in cursor["forced"])
+        consumed = int(cursor["replay_consumed"])
+        for _ in range(min(consumed, len(self._replay))):
+            self._replay.popleft()
+        self.replay_consumed = consumed
+        self._book_cache.clear()
+        self._consumed = {(str(s), int(lv)): Decimal(q) for s, lv, q in cursor["consumed"]}
+        if not candles or candles[-1].closed:
+            raise ValueError("the saved market has no forming candle")
+        self.candles = candles
 
     # ------------------------------------------------------------------ order book
 

@@ -18,6 +18,7 @@ from . import handlers
 from .decimals import parse_int
 from .errors import UNKNOWN_ERROR_503, BinanceError, err, mandatory
 from .signing import verify
+from .statefile import StateFileError
 
 if TYPE_CHECKING:
     from .server import SimulatorServer
@@ -32,8 +33,11 @@ class Call:
     server: SimulatorServer
     request: web.Request
     params: dict[str, str]
+    # Request-protocol clock (wall time plus clock skew): serverTime and the timestamp check.
     server_ms: int
+    # Data clock (simulated time): every time the exchange reports in its data.
     now_ms: int
+    # Wall-clock ms when the request arrived (simReceivedAt, for latency measurements).
     received_at: float
 
 
@@ -47,6 +51,8 @@ class Route:
     security: str  # NONE | USER_STREAM | SIGNED
     weight: Weight
     order: bool = False
+    # Changes the account: saved to the state file before the answer goes out.
+    writes: bool = False
 
 
 def fixed_weight(n: int) -> Weight:
@@ -82,24 +88,34 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/fapi/v1/ticker/24hr"): Route(h.ticker_24hr, "NONE", with_symbol(1, 40)),
     ("GET", "/fapi/v1/premiumIndex"): Route(h.premium_index, "NONE", with_symbol(1, 10)),
     ("GET", "/fapi/v1/fundingInfo"): Route(h.funding_info, "NONE", fixed_weight(1)),
-    ("POST", "/fapi/v1/order"): Route(h.new_order, "SIGNED", fixed_weight(0), order=True),
+    ("POST", "/fapi/v1/order"): Route(
+        h.new_order, "SIGNED", fixed_weight(0), order=True, writes=True
+    ),
     ("GET", "/fapi/v1/order"): Route(h.query_order, "SIGNED", fixed_weight(1)),
-    ("DELETE", "/fapi/v1/order"): Route(h.cancel_order, "SIGNED", fixed_weight(1)),
-    ("DELETE", "/fapi/v1/allOpenOrders"): Route(h.cancel_all, "SIGNED", fixed_weight(1)),
+    ("DELETE", "/fapi/v1/order"): Route(h.cancel_order, "SIGNED", fixed_weight(1), writes=True),
+    ("DELETE", "/fapi/v1/allOpenOrders"): Route(
+        h.cancel_all, "SIGNED", fixed_weight(1), writes=True
+    ),
     ("GET", "/fapi/v1/openOrders"): Route(h.open_orders, "SIGNED", with_symbol(1, 40)),
     ("GET", "/fapi/v1/openOrder"): Route(h.open_order, "SIGNED", fixed_weight(1)),
     ("GET", "/fapi/v1/allOrders"): Route(h.all_orders, "SIGNED", fixed_weight(5)),
     ("GET", "/fapi/v1/userTrades"): Route(h.user_trades, "SIGNED", fixed_weight(5)),
-    ("POST", "/fapi/v1/algoOrder"): Route(h.new_algo, "SIGNED", fixed_weight(0), order=True),
+    ("POST", "/fapi/v1/algoOrder"): Route(
+        h.new_algo, "SIGNED", fixed_weight(0), order=True, writes=True
+    ),
     ("GET", "/fapi/v1/algoOrder"): Route(h.query_algo, "SIGNED", fixed_weight(1)),
-    ("DELETE", "/fapi/v1/algoOrder"): Route(h.cancel_algo, "SIGNED", fixed_weight(1)),
-    ("DELETE", "/fapi/v1/algoOpenOrders"): Route(h.cancel_all_algos, "SIGNED", fixed_weight(1)),
+    ("DELETE", "/fapi/v1/algoOrder"): Route(h.cancel_algo, "SIGNED", fixed_weight(1), writes=True),
+    ("DELETE", "/fapi/v1/algoOpenOrders"): Route(
+        h.cancel_all_algos, "SIGNED", fixed_weight(1), writes=True
+    ),
     ("GET", "/fapi/v1/openAlgoOrders"): Route(h.open_algos, "SIGNED", with_symbol(1, 40)),
     ("GET", "/fapi/v1/allAlgoOrders"): Route(h.all_algos, "SIGNED", fixed_weight(5)),
-    ("POST", "/fapi/v1/leverage"): Route(h.leverage, "SIGNED", fixed_weight(1)),
-    ("POST", "/fapi/v1/marginType"): Route(h.margin_type, "SIGNED", fixed_weight(1)),
+    ("POST", "/fapi/v1/leverage"): Route(h.leverage, "SIGNED", fixed_weight(1), writes=True),
+    ("POST", "/fapi/v1/marginType"): Route(h.margin_type, "SIGNED", fixed_weight(1), writes=True),
     ("GET", "/fapi/v1/positionSide/dual"): Route(h.get_dual, "SIGNED", fixed_weight(30)),
-    ("POST", "/fapi/v1/positionSide/dual"): Route(h.set_dual, "SIGNED", fixed_weight(1)),
+    ("POST", "/fapi/v1/positionSide/dual"): Route(
+        h.set_dual, "SIGNED", fixed_weight(1), writes=True
+    ),
     ("GET", "/fapi/v1/multiAssetsMargin"): Route(h.multi_assets, "SIGNED", fixed_weight(30)),
     ("GET", "/fapi/v1/symbolConfig"): Route(h.symbol_config, "SIGNED", fixed_weight(5)),
     ("GET", "/fapi/v1/accountConfig"): Route(h.account_config, "SIGNED", fixed_weight(5)),
@@ -118,8 +134,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v3/ping"): Route(h.ping, "NONE", fixed_weight(1)),
     ("GET", "/api/v3/time"): Route(h.server_time, "NONE", fixed_weight(1)),
     ("GET", "/api/v3/account"): Route(h.spot_account, "SIGNED", fixed_weight(20)),
-    ("POST", "/sapi/v1/futures/transfer"): Route(h.futures_transfer, "SIGNED", fixed_weight(1)),
-    ("POST", "/sapi/v1/asset/transfer"): Route(h.universal_transfer, "SIGNED", fixed_weight(1)),
+    ("POST", "/sapi/v1/futures/transfer"): Route(
+        h.futures_transfer, "SIGNED", fixed_weight(1), writes=True
+    ),
+    ("POST", "/sapi/v1/asset/transfer"): Route(
+        h.universal_transfer, "SIGNED", fixed_weight(1), writes=True
+    ),
     ("GET", "/sapi/v1/capital/config/getall"): Route(h.capital_config, "SIGNED", fixed_weight(10)),
     ("GET", "/sapi/v1/margin/allPairs"): Route(h.margin_pairs, "SIGNED", fixed_weight(1)),
 }
@@ -127,7 +147,8 @@ _KNOWN_PATHS = {path for _, path in ROUTES}
 
 
 def parse_params(raw_query: str, raw_body: str) -> dict[str, str]:
-    """Query and form body both carry parameters; the query wins on a clash (spec §1.1)."""
+    """Query and form body both carry parameters; the query wins on a clash
+    (docs/exchange-rules.md, "Signing and timestamps")."""
     params = dict(urllib.parse.parse_qsl(raw_body, keep_blank_values=True))
     params.update(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
     return params
@@ -211,11 +232,19 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         timeout_rule = faults.take("apply_then_timeout", method, path)
         fail_after = faults.take("apply_then_503", method, path)
         delay_rule = faults.take("delay", method, path)
-        call = Call(server, request, params, server_ms, wall_ms, wall * 1000.0)
+        server.catch_up()
+        call = Call(server, request, params, server_ms, server.data_ms(), wall * 1000.0)
+        # An account change is saved before anyone hears of it (the user-stream events only
+        # leave once this request yields); a failed save makes the outcome unknown (503).
+        saved = False
         try:
             body = await route.handler(call)
         finally:
-            server.flush()
+            if server.flush():
+                server.save_state()
+                saved = True
+        if route.writes and not saved:
+            server.save_state()
         if timeout_rule:
             await asyncio.sleep(timeout_rule.delay_seconds or 30.0)
             if request.transport is not None:
@@ -237,6 +266,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         if error.retry_after is not None:
             headers["Retry-After"] = str(error.retry_after)
         return finish(error.status, error.body())
+    except StateFileError:
+        log.exception("simulator request applied but not saved: %s %s", method, path)
+        return finish(503, err(UNKNOWN_ERROR_503).body())
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -25,6 +26,8 @@ from .faults import FaultBook, FaultRule
 from .market import MINUTE_MS, Market, Tick, bucket_end, bucket_start
 from .ratelimit import RateLimiter
 from .rest import SERVER_KEY, dispatch
+from .snapshot import Restored, SnapshotError, StateEncoder, decode
+from .statefile import StateFileError, StateLock, read_state, write_state
 from .streams import ListenKeys, StreamHub, Subscriber, normalize_stream
 
 log = logging.getLogger(__name__)
@@ -35,7 +38,19 @@ _KLINE_RE = re.compile(
 _DEPTH_RE = re.compile(r"^[a-z0-9]+@depth(?P<n>5|10|20)?(@\d+ms)?$")
 
 
+class StateWriteError(StateFileError):
+    """An account change could not be saved: its outcome is unknown to the client."""
+
+
 class SimulatorServer:
+    """The exchange on one loopback port.
+
+    Two clocks: the data clock (``data_ms``, simulated time) stamps everything the exchange
+    reports (trades, orders, events, income, klines, marks, funding); the request-protocol clock
+    (wall time plus any clock_skew fault) serves ``/time``, checks timestamps and drives rate
+    limits, bans and listenKey expiry, so real clients sign correctly at any speed.
+    """
+
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.faults = FaultBook(self.config.seed)
@@ -44,17 +59,21 @@ class SimulatorServer:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._driver: asyncio.Task[None] | None = None
-        self._paused = False
+        self._lock: StateLock | None = None
         self._build_world(paused=False)
 
-    def _build_world(self, paused: bool) -> None:
+    def _build_world(self, paused: bool, start_ms: int | None = None) -> None:
         config = self.config
-        self.clock = SimClock(config.speed)
+        self.clock = SimClock(config.speed, start_ms=start_ms)
         if paused:
             self.clock.pause()
         self.market = Market(config, self.clock.start_ms)
         self.exchange = Exchange(config, self.market)
         self.listen_keys = ListenKeys(config.seed, config.listen_key_ttl_seconds)
+        self._fresh_runtime()
+
+    def _fresh_runtime(self) -> None:
+        config = self.config
         self.limiter = RateLimiter(
             config.weight_limit_per_minute,
             config.orders_limit_per_10s,
@@ -64,6 +83,75 @@ class SimulatorServer:
         self._update_id = 1
         self._last_mark_1s = 0.0
         self._last_mark_3s = 0.0
+        self._last_data_ms = self.clock.now_ms()
+        self._encoder = StateEncoder()
+        self._saved_tick = -1
+        self._saved_at = 0.0
+
+    def _adopt(self, restored: Restored) -> None:
+        self.clock = SimClock(self.config.speed, start_ms=restored.sim_ms)
+        self.market = restored.market
+        self.exchange = restored.exchange
+        self.listen_keys = restored.listen_keys
+        self._fresh_runtime()
+
+    def data_ms(self, at: int | None = None) -> int:
+        """Data-clock time for what happens now (or at ``at``, a tick's time); never goes back."""
+        candidate = self.clock.now_ms() if at is None else at
+        if candidate > self._last_data_ms:
+            self._last_data_ms = candidate
+        return self._last_data_ms
+
+    # ------------------------------------------------------------------ state file
+
+    @property
+    def state_file(self) -> Path | None:
+        return Path(self.config.state_file) if self.config.state_file else None
+
+    def _open_state(self, path: Path) -> None:
+        """Lock the state file, continue from it if it exists, and save at once."""
+        lock = StateLock(path).acquire()
+        try:
+            text = read_state(path)
+            if text is not None:
+                try:
+                    self._adopt(decode(text, self.config))
+                except SnapshotError as exc:
+                    raise StateFileError(
+                        f"{path}: cannot continue from this state file: {exc}. "
+                        "Fix or remove it (python -m alphaengine paper-reset starts over)."
+                    ) from exc
+            self._lock = lock
+            self.save_state()
+        except BaseException:
+            self._lock = None
+            lock.release()
+            raise
+
+    def save_state(self) -> None:
+        """Write the whole exchange to the state file (no-op without one)."""
+        path = self.state_file
+        if path is None or self._lock is None:
+            return
+        text = self._encoder.encode(self.config, self.data_ms(), self.exchange, self.listen_keys)
+        try:
+            write_state(path, text)
+        except OSError as exc:
+            raise StateWriteError(f"{path}: cannot save the simulator state: {exc}") from exc
+        self._saved_tick = self.market.tick_index
+        self._saved_at = time.monotonic()
+
+    def _save_after_tick(self) -> None:
+        try:
+            self.save_state()
+        except StateWriteError:
+            log.exception("simulator state not saved")
+
+    def _save_on_timer(self) -> None:
+        if self._lock is None or self.market.tick_index == self._saved_tick:
+            return
+        if time.monotonic() - self._saved_at >= self.config.state_save_interval:
+            self._save_after_tick()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -76,6 +164,9 @@ class SimulatorServer:
         return f"ws://{self.host}:{self.port}/"
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        path = self.state_file
+        if path is not None and self._lock is None:
+            self._open_state(path)
         # Simulated time starts when serving starts, not when the object was built.
         if not self.clock.paused:
             self.clock.resume()
@@ -97,9 +188,15 @@ class SimulatorServer:
         self._runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, host, port)
+            await site.start()
+        except BaseException:
+            await self._runner.cleanup()
+            self._runner = None
+            self._close_state()
+            raise
         server = site._server
         assert server is not None and hasattr(server, "sockets")
         self.host = host
@@ -116,34 +213,59 @@ class SimulatorServer:
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
+        self._close_state()
+
+    def _close_state(self) -> None:
+        if self._lock is None:
+            return
+        try:
+            self.save_state()
+        except StateWriteError:
+            log.exception("simulator state not saved at shutdown")
+        finally:
+            self._lock.release()
+            self._lock = None
 
     # ------------------------------------------------------------------ market driver
 
     async def _drive(self) -> None:
         while True:
             try:
-                self._advance_market()
+                self.catch_up()
                 self._wall_timers()
+                self._save_on_timer()
             except Exception:
                 log.exception("simulator market step failed")
             wait = self.clock.wall_seconds_until(self.market.next_tick_ms)
             await asyncio.sleep(0.25 if wait is None else min(0.25, max(0.005, wait)))
 
-    def _advance_market(self) -> None:
+    def catch_up(self) -> None:
+        """Run every tick that is due by the data clock (a request sees the market of now)."""
         sim_now = self.clock.now_ms()
+        closed = False
         while self.market.due(sim_now):
-            self._on_tick(self.market.advance())
+            tick = self.market.advance()
+            self._on_tick(tick)
+            closed = closed or tick.closed is not None
+        if closed:
+            # Before the closing klines go out (they leave once this returns and the loop
+            # yields): a restart never has to regenerate a candle a client saw closed.
+            self._save_after_tick()
 
     def _on_tick(self, tick: Tick) -> None:
-        wall_ms = int(time.time() * 1000)
-        self.exchange.on_tick(wall_ms, tick.time_ms)
-        self.flush()
-        self._publish_market(tick, wall_ms)
+        stamp = self.data_ms(tick.time_ms)
+        self.exchange.on_tick(stamp, time.time() * 1000.0)
+        # Saved before the user-stream events go out: no client sees an unsaved change.
+        if self.flush():
+            self._save_after_tick()
+        self._publish_market(tick, stamp)
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
+        """Hand the exchange's pending user-stream batches to the sockets; True if there were."""
         batches = self.exchange.drain()
         if batches:
             self.hub.publish_user(batches, self.listen_keys.active(time.time()))
+        return bool(batches)
 
     def _publish_market(self, tick: Tick, now_ms: int) -> None:
         symbol = self.config.symbol.lower()
@@ -168,6 +290,7 @@ class SimulatorServer:
             elif (kline := _KLINE_RE.match(stream)) and kline.group("sym") == symbol:
                 self._publish_kline(stream, kline.group("kind"), kline.group("i"), tick, now_ms)
         if tick.closed is not None:
+            # sentAt is wall-clock: latency measurements compare it with simReceivedAt.
             self.kline_closes.append(
                 {"openTime": tick.closed.open_time, "sentAt": time.time() * 1000.0}
             )
@@ -202,7 +325,8 @@ class SimulatorServer:
         if self.faults.peek("stall_websockets") is None:
             self.hub.unstall_all()
         symbol = self.config.symbol.lower()
-        now_ms = int(now * 1000)
+        now_ms = self.data_ms()
+        # The cadence of mark-price pushes is wall time; their contents are data-clock time.
         if now - self._last_mark_1s >= 1.0:
             self._last_mark_1s = now
             event = feeds.mark_price_event(
@@ -214,7 +338,7 @@ class SimulatorServer:
                 self.hub.publish_market(f"{symbol}@markPrice", event)
 
     def _push_listen_key_expired(self, key: str) -> None:
-        event = {"e": "listenKeyExpired", "E": int(time.time() * 1000), "listenKey": key}
+        event = {"e": "listenKeyExpired", "E": self.data_ms(), "listenKey": key}
         self.hub.send_user(event, key)
 
     # ------------------------------------------------------------------ WebSocket routes
@@ -260,6 +384,9 @@ class SimulatorServer:
         if rule.kind == "drop_websockets":
             self.hub.drop_all()
             return
+        if rule.kind == "raw_frames":
+            self.hub.send_raw(rule.target == "user", rule.frames or [])
+            return
         if rule.kind == "expire_listen_key":
             key = self.listen_keys.close()
             if key:
@@ -282,29 +409,37 @@ class SimulatorServer:
 
     def step_clock(self, n_candles: int = 1) -> None:
         self.clock.advance(n_candles * MINUTE_MS)
-        self._advance_market()
+        self.catch_up()
 
     def set_speed(self, speed: float) -> None:
         self.clock.set_speed(speed)
 
     def set_price(self, target: Decimal, mode: str = "jump") -> None:
         if mode == "jump":
-            self._on_tick(self.market.jump(Decimal(target), self.clock.now_ms()))
+            self._on_tick(self.market.jump(Decimal(target), self.data_ms()))
         elif mode == "drift":
             self.market.drift_to(Decimal(target))
         else:
             raise ValueError("mode must be 'jump' or 'drift'")
+        # The path changed outside its generator: a restart must see it.
+        self.save_state()
 
     def reset(self) -> None:
+        """A fresh account and path (same seed). Ids and the data clock go on from where they
+        were, so nothing before the reset can be mistaken for something after it."""
         self.hub.drop_users()
         self.clear_faults()
-        self._build_world(paused=self.clock.paused)
+        previous = self.exchange
+        now = self.data_ms()
+        self._build_world(paused=self.clock.paused, start_ms=-(-now // MINUTE_MS) * MINUTE_MS)
+        self.exchange.continue_ids_of(previous)
+        self.save_state()
 
     def state(self) -> dict[str, Any]:
         exchange = self.exchange
         rules = exchange.rules
         account = exchange.account
-        now_ms = int(time.time() * 1000)
+        now_ms = self.data_ms()
         orders = []
         for order in exchange.orders.values():
             row = order.to_binance(rules)
@@ -326,8 +461,8 @@ class SimulatorServer:
             "client_order_id_counts": dict(exchange.client_id_counts),
             "mark_price": fixed(self.market.mark, 8),
             "last_price": fixed(self.market.last, rules.price_precision),
-            "server_time": now_ms + self.faults.global_skew_ms(),
-            "sim_time": self.clock.now_ms(),
+            "server_time": int(time.time() * 1000) + self.faults.global_skew_ms(),
+            "sim_time": now_ms,
             "listen_key": self.listen_keys.active(time.time()),
             "kline_closes": list(self.kline_closes),
             "clock": {"paused": self.clock.paused, "speed": self.clock.speed},
@@ -372,7 +507,7 @@ class SimulatorServer:
                 return self._bad("action must be pause, resume, step or speed")
         except (ValueError, TypeError) as exc:
             return self._bad(str(exc))
-        return web.json_response(self.state()["clock"] | {"sim_time": self.clock.now_ms()})
+        return web.json_response(self.state()["clock"] | {"sim_time": self.data_ms()})
 
     async def _sim_price(self, request: web.Request) -> web.Response:
         try:
@@ -427,7 +562,13 @@ class SimulatorThread:
         self._thread = threading.Thread(target=run, name="binance-simulator", daemon=True)
         self._thread.start()
         ready.wait()
-        asyncio.run_coroutine_threadsafe(self.server.start(self._host, self._port), loop).result(10)
+        try:
+            asyncio.run_coroutine_threadsafe(
+                self.server.start(self._host, self._port), loop
+            ).result(10)
+        except BaseException:
+            self._close_loop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -435,6 +576,12 @@ class SimulatorThread:
         if loop is None:
             return
         asyncio.run_coroutine_threadsafe(self.server.stop(), loop).result(10)
+        self._close_loop()
+
+    def _close_loop(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
         loop.call_soon_threadsafe(loop.stop)
         if self._thread:
             self._thread.join(5)

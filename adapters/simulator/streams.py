@@ -26,7 +26,7 @@ class ListenKeys:
     """The account's one listenKey: POST returns the active key; 60 idle minutes end it."""
 
     def __init__(self, seed: int, ttl_seconds: float) -> None:
-        self._rng = random.Random(f"{seed}:listenkey")
+        self.rng = random.Random(f"{seed}:listenkey")
         self.ttl = ttl_seconds
         self.key: str | None = None
         self.expires_at = 0.0
@@ -37,7 +37,7 @@ class ListenKeys:
     def create(self, now: float) -> str:
         if not self.active(now):
             alphabet = string.ascii_letters + string.digits
-            self.key = "".join(self._rng.choice(alphabet) for _ in range(64))
+            self.key = "".join(self.rng.choice(alphabet) for _ in range(64))
         self.expires_at = now + self.ttl
         assert self.key is not None
         return self.key
@@ -136,6 +136,14 @@ class StreamHub:
             else:
                 raw = raw or json.dumps(event)
                 sub.send(raw)
+
+    def send_raw(self, user: bool, frames: Iterable[object]) -> None:
+        """Each frame once, as a text frame, to every socket of one group (user or market): a
+        string goes verbatim (so it need not be JSON), anything else as JSON."""
+        texts = [f if isinstance(f, str) else json.dumps(f) for f in frames]
+        for sub in list(self.users if user else self.market):
+            for text in texts:
+                sub.send(text)
 
     def _shuffle_across_types(self, events: list[Event]) -> list[Event]:
         """Shuffle which event type comes first while keeping each type's own order."""

@@ -1,4 +1,7 @@
-"""Request checks for new orders, in the order Binance applies them (spec §9.3)."""
+"""Request checks for new orders, in the order Binance applies them.
+
+See docs/exchange-rules.md, "Order validation order".
+"""
 
 from __future__ import annotations
 
@@ -105,7 +108,7 @@ def check_price_grid(name: str, value: Decimal, rules: SymbolRules) -> None:
 
 
 def check_qty(value: Decimal, rules: SymbolRules, market: bool) -> None:
-    """Precision and step (one stage, spec §9.3), then the minimum and maximum."""
+    """Precision and step (one stage), then the minimum and maximum."""
     if decimals_of(value) > MAX_DECIMALS:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if rules.step_size and (value - rules.min_qty) % rules.step_size != 0:
@@ -245,7 +248,7 @@ def parse_new_order(
 
 
 def check_grid_and_ranges(req: OrderRequest, rules: SymbolRules, mark: Decimal) -> None:
-    """Tick/step → min/max → PERCENT_PRICE → notional, as in spec §9.3."""
+    """Tick/step → min/max → PERCENT_PRICE → notional, in Binance's order."""
     if req.price:
         check_price_grid("price", req.price, rules)
     check_qty(req.quantity, rules, market=req.type == "MARKET")

@@ -3,7 +3,7 @@
 Every test drives the simulator over real loopback HTTP/WebSocket with the real clients:
 python-binance (``AsyncClient`` / ``BinanceSocketManager`` with only their URL attributes changed),
 ccxt (``binanceusdm`` with ``urls['api']`` overridden) and raw aiohttp for byte-level checks and the
-``/_sim`` control endpoints. Expected values come from /work/shared/design/binance-futures-spec.md.
+``/_sim`` control endpoints. Expected values follow docs/exchange-rules.md.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from binance.exceptions import BinanceAPIException
 from adapters.simulator import (
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
+    FaultRule,
     SimulatorConfig,
     SimulatorServer,
 )
@@ -141,21 +142,39 @@ async def bsm(client: AsyncClient, sim: SimulatorServer) -> BinanceSocketManager
     return make_bsm(client, sim)
 
 
+def connections(server: SimulatorServer, *, user: bool | None = None) -> int:
+    """Sockets the server has registered (user-data, market-data, or both)."""
+    if user is None:
+        return len(server.hub.users) + len(server.hub.market)
+    return len(server.hub.users if user else server.hub.market)
+
+
+MARKER = "simMarker"
+
+
 class Recorder:
     """Drains a python-binance socket into a list in the background; waits are bounded."""
 
-    def __init__(self, socket: Any) -> None:
+    def __init__(self, socket: Any, server: SimulatorServer) -> None:
         self.socket = socket
-        socket.TIMEOUT = 0.5  # makes __aexit__ fast (python-binance notes §4)
+        self.server = server
+        # python-binance's receive timeout; short, so that __aexit__ is fast.
+        socket.TIMEOUT = 0.5
         self.events: list[Event] = []
+        self._markers: set[int] = set()
+        self._user = False
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self._stopping = False
 
     async def __aenter__(self) -> Recorder:
+        users, total = connections(self.server, user=True), connections(self.server)
         await self.socket.__aenter__()
         self._task = asyncio.create_task(self._pump())
-        await asyncio.sleep(0.1)  # let the server register the subscriber
+        await wait_until(
+            lambda: connections(self.server) > total, what="the server registers the socket"
+        )
+        self._user = connections(self.server, user=True) > users
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -178,7 +197,10 @@ class Recorder:
                 raise
             except Exception:
                 return
-            self.events.append(msg)
+            if isinstance(msg, dict) and msg.get("e") == MARKER:
+                self._markers.add(int(msg["n"]))
+            else:
+                self.events.append(msg)
             self._changed.set()
 
     async def wait_for(
@@ -200,9 +222,22 @@ class Recorder:
         events = await self.wait_for(lambda evs: any(predicate(e) for e in evs), timeout)
         return next(e for e in events if predicate(e))
 
-    async def quiet(self, seconds: float) -> list[Event]:
-        """Let the stream run for a short, fixed time (used to check nothing more arrives)."""
-        await asyncio.sleep(seconds)
+    async def settle(self, timeout: float = 5.0) -> list[Event]:
+        """Everything the server had queued for this socket has arrived.
+
+        A marker frame (the raw_frames fault) is queued behind it on the same socket; sockets
+        deliver in order, so once the marker is back nothing sent before it is still on its way.
+        Used to check that an action sent nothing (more).
+        """
+        number = len(self._markers) + 1
+        self.server.add_fault(
+            FaultRule(
+                kind="raw_frames",
+                target="user" if self._user else "market",
+                frames=[{"e": MARKER, "n": number}],
+            )
+        )
+        await self.wait_for(lambda _events: number in self._markers, timeout)
         return self.events
 
 
@@ -460,10 +495,12 @@ def usdt_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def move_price(server: SimulatorServer, price: Decimal, candles: int = 1) -> None:
-    """Jump the (paused) market to `price` and step the clock so resting orders/triggers run."""
+    """Jump the (paused) market to `price` and step the clock so resting orders/triggers run.
+
+    Both calls act at once: fills are booked and their user-stream events queued on return.
+    """
     server.set_price(price, mode="jump")
     server.step_clock(n_candles=candles)
-    await asyncio.sleep(0)
 
 
 async def book(raw: RawApi, limit: int = 20) -> dict[str, Any]:

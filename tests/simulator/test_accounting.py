@@ -1,4 +1,7 @@
-"""Positions, balances and fees after fills (spec §4, §9.1), including the break-even example."""
+"""Positions, balances and fees after fills, including the break-even example.
+
+See docs/exchange-rules.md, "Position netting" and "Margin, fees and funding".
+"""
 
 from __future__ import annotations
 
@@ -68,9 +71,10 @@ async def position_row(client: AsyncClient) -> dict[str, Any]:
 
 
 async def test_break_even_worked_example(client: AsyncClient, sim: SimulatorServer) -> None:
-    """Spec §9.1: bep = ep + openFeesPaid/pa (ep 84146.5, qty 0.1, fee 3.36586 → 84180.1586).
+    """bep = ep + openFeesPaid/pa (ep 84146.5, qty 0.1, fee 3.36586 → 84180.1586), the worked
+    example of docs/exchange-rules.md, "Position netting".
 
-    The spec's sample paid 0.04 %; the simulator's maker rate is 0.02 %, so the same position
+    That example paid 0.04 %; the simulator's maker rate is 0.02 %, so the same position
     opened as a maker fill must give bep = 84146.5 + 1.68293/0.1 = 84163.3293.
     """
     ep = Decimal("84146.5")
@@ -81,7 +85,7 @@ async def test_break_even_worked_example(client: AsyncClient, sim: SimulatorServ
     assert D(row["positionAmt"]) == Decimal("0.1")
     assert D(row["entryPrice"]) == ep
     assert D(row["breakEvenPrice"]) == ep + fee / Decimal("0.1") == Decimal("84163.3293")
-    # Same formula as the spec's own sample:
+    # Same formula as the worked example:
     assert ep + Decimal("3.36586") / Decimal("0.1") == Decimal("84180.1586")
     balance = usdt_row(await client.futures_account_balance())
     assert D(balance["balance"]) == FUTURES_BALANCE - fee

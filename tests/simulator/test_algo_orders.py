@@ -1,4 +1,7 @@
-"""Conditional orders through the algo endpoint (spec §3.2) and their trigger (§9.4)."""
+"""Conditional orders through the algo endpoint and their trigger.
+
+See docs/exchange-rules.md, "Algo (conditional) orders".
+"""
 
 from __future__ import annotations
 
@@ -128,7 +131,7 @@ async def test_stop_trigger_event_order(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
     await open_long(client)
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         algo = await place_stop(client, "SELL", Decimal("59000"), "stop-ws", reduceOnly="true")
         new = await rec.wait_event(lambda e: e.get("e") == "ALGO_UPDATE")
         assert new["o"]["X"] == "NEW"
@@ -158,7 +161,7 @@ async def test_stop_trigger_event_order(
     i_child_filled = index(lambda e: e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["X"] == "FILLED")
     i_triggered = events.index(triggered)
     i_finished = events.index(algo_updates[2])
-    # Spec §9.4 default: child OTU NEW/TRADE… → ALGO_UPDATE TRIGGERED → ALGO_UPDATE FINISHED.
+    # Child OTU NEW/TRADE… → ALGO_UPDATE TRIGGERED → ALGO_UPDATE FINISHED.
     assert i_child_new < i_child_filled < i_triggered < i_finished, labels
     assert any(e.get("e") == "ACCOUNT_UPDATE" for e in events[i_child_new:i_triggered])
 
@@ -208,7 +211,7 @@ async def test_trigger_already_met_is_2021(client: AsyncClient, sim: SimulatorSe
 async def test_cancel_algo_order(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         algo = await place_stop(client, "BUY", Decimal("61500"), "cxl-algo", qty="0.003")
         res = await client.futures_cancel_order(symbol=SYMBOL, algoId=algo["algoId"])
         assert res["algoId"] == algo["algoId"]

@@ -1,4 +1,4 @@
-"""ccxt binanceusdm with only urls['api'] overridden (python-binance notes §6)."""
+"""ccxt binanceusdm with only urls['api'] overridden, as in adapters/simulator/README.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ import pytest
 
 from adapters.simulator import SimulatorServer
 
-from .conftest import FUTURES_BALANCE, TAKER, D, make_ccxt, move_price, now_ms, wait_until
+from .conftest import (
+    FUTURES_BALANCE,
+    TAKER,
+    D,
+    connections,
+    make_ccxt,
+    move_price,
+    now_ms,
+    wait_until,
+)
 
 MARKET = "BTC/USDT:USDT"
 
@@ -133,8 +142,9 @@ async def test_ccxt_pro_watch_orders_and_ohlcv(sim: SimulatorServer) -> None:
     try:
         await ex.load_markets()
         watcher = asyncio.create_task(ex.watch_orders(MARKET))
-        await wait_until(lambda: sim.state()["listen_key"], what="ccxt.pro creates a listenKey")
-        await asyncio.sleep(0.3)  # the private socket connects after the key is issued
+        await wait_until(
+            lambda: connections(sim, user=True) == 1, what="ccxt.pro connects the user stream"
+        )
         order = await ex.create_order(MARKET, "limit", "buy", 0.01, 59000)
         orders = await asyncio.wait_for(watcher, timeout=5)
         assert orders[-1]["id"] == order["id"]

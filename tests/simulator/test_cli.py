@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,51 +10,16 @@ from binance import AsyncClient
 from adapters.simulator import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 from .conftest import SYMBOL, D, now_ms, point_client_at
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def read_port(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except FileNotFoundError:
-        return None
-    if not text:
-        return None
-    if text.isdigit():
-        return int(text)
-    data = json.loads(text)
-    return int(data["port"])
+from .process import start_simulator
 
 
 async def test_cli_serves_python_binance(tmp_path: Path) -> None:
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.simulator", "--port", "0", "--port-file", str(port_file)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    sim = await start_simulator(tmp_path)
     try:
-        deadline = time.monotonic() + 15
-        port = None
-        while port is None:
-            assert proc.poll() is None, (
-                f"simulator exited: {proc.stdout.read() if proc.stdout else ''}"
-            )
-            assert time.monotonic() < deadline, "no port file within 15 s"
-            try:
-                port = read_port(port_file)
-            except ValueError:
-                port = None  # partially written
-            if port is None:
-                await asyncio.sleep(0.05)
-        assert port > 0
-
+        assert sim.port > 0
         client = point_client_at(
             AsyncClient(DEFAULT_API_KEY, DEFAULT_API_SECRET, requests_params={"timeout": 3}),
-            f"http://127.0.0.1:{port}",
+            sim.url,
         )
         try:
             client.timestamp_offset = (await client.futures_time())["serverTime"] - now_ms()
@@ -80,13 +38,5 @@ async def test_cli_serves_python_binance(tmp_path: Path) -> None:
         finally:
             await client.close_connection()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-            raise AssertionError("simulator did not stop on SIGTERM within 10 s") from None
-        if proc.stdout:
-            proc.stdout.close()
-    assert proc.returncode is not None
+        status = sim.terminate()
+    assert status == 0, sim.output()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -39,7 +38,6 @@ async def scenario(server: Any) -> dict[str, Any]:
             )
             assert resp.status == 200, resp.text
         server.step_clock(n_candles=5)
-        await asyncio.sleep(0.05)
         klines = (await raw.public("/fapi/v1/klines", symbol=SYMBOL, interval="1m", limit=10)).body
     state = server.state()
     return {

@@ -1,4 +1,5 @@
-"""Every error code of spec §1.5 / §9.2 / §9.3, each caused by a real request.
+"""Every error code of docs/exchange-rules.md ("Errors and their meaning", "Order validation
+order", "Position netting"), each caused by a real request.
 
 Signature/timestamp/API-key errors (-1021, -1022, -2014, -2015) live in test_signing_and_time.py,
 -2021 in test_algo_orders.py, 429/418 in test_rate_limits.py.
@@ -124,10 +125,10 @@ async def test_4014_price_not_on_tick(client: AsyncClient, sim: SimulatorServer)
 async def test_over_precise_values_fail_at_the_tick_step_stage(
     client: AsyncClient, sim: SimulatorServer
 ) -> None:
-    """§9.3 checks tick/step/precision (-4014/-4023/-1111) as one stage before min/max.
+    """Tick/step/precision (-4014/-4023/-1111) are checked as one stage before min/max.
 
     With BTCUSDT's filters (step 0.001 = 10^-quantityPrecision) an off-step quantity is also
-    over-precise, so the spec allows either code; it must not reach min/max, notional or margin.
+    over-precise, so either code is right; it must not reach min/max, notional or margin.
     """
     cases: list[tuple[dict[str, str], set[int]]] = [
         ({"quantity": "0.0105"}, {-4023, -1111}),
@@ -333,7 +334,7 @@ async def test_4028_invalid_leverage(client: AsyncClient) -> None:
     await expect_api_error(client.futures_change_leverage(symbol=SYMBOL, leverage=200), -4028)
 
 
-# --- validation order (§9.3) ------------------------------------------------------------------
+# --- validation order ------------------------------------------------------------------------
 
 
 async def test_validation_order(client: AsyncClient, sim: SimulatorServer) -> None:

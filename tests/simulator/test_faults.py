@@ -1,8 +1,7 @@
-"""Fault injection (issue item 6), via POST/DELETE /_sim/faults and via server.add_fault()."""
+"""Fault injection, via POST/DELETE /_sim/faults and via server.add_fault()."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
@@ -22,6 +21,7 @@ from .conftest import (
     SYMBOL,
     RawApi,
     Recorder,
+    connections,
     events_of,
     expect_api_error,
     otu,
@@ -73,7 +73,7 @@ async def test_apply_then_503_places_the_order(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
     sim.add_fault(FaultRule(kind="apply_then_503", method="POST", path="/fapi/v1/order", count=1))
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         err = await expect_api_error(
             client.futures_create_order(**resting("a503")), -1000, status=503
         )
@@ -221,7 +221,7 @@ async def test_drop_websockets(
 ) -> None:
     async with (
         raw.session.ws_connect(f"{sim.ws_url}market/ws/btcusdt@markPrice@1s") as market,
-        Recorder(bsm.futures_user_socket()) as rec,
+        Recorder(bsm.futures_user_socket(), sim) as rec,
     ):
         await raw.add_fault({"kind": "drop_websockets", "count": 1})
         await raw.public("/fapi/v1/ping")
@@ -245,7 +245,7 @@ async def test_drop_websockets(
             lambda evs: any(e.get("type") == "BinanceWebsocketClosed" for e in evs), timeout=3
         )
         await wait_until(streaming, timeout=5, what="python-binance should reconnect")
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: connections(sim, user=True) == 1, what="the server sees it")
         await client.futures_create_order(**resting("after-drop"))
         await rec.wait_for(lambda evs: bool(otu(evs, "after-drop")), timeout=3)
 
@@ -278,14 +278,14 @@ async def test_duplicate_events(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
     sim.add_fault(FaultRule(kind="duplicate_events", probability=1.0))
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await client.futures_create_order(
             symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.002", newClientOrderId="dupev"
         )
         await rec.wait_for(
             lambda evs: sum(1 for e in otu(evs, "dupev") if e["o"]["X"] == "FILLED") >= 2
         )
-        await rec.quiet(0.2)
+        await rec.settle()
     counts = Counter(json.dumps(e, sort_keys=True) for e in user_events(rec.events))
     assert counts and all(n == 2 for n in counts.values()), summarize(rec.events)
     assert len(counts) == 4  # OTU NEW, TRADE_LITE, ACCOUNT_UPDATE, OTU TRADE
@@ -293,10 +293,12 @@ async def test_duplicate_events(
     assert Decimal(sim.state()["position"]["positionAmt"]) == Decimal("0.002")
 
 
-async def test_shuffle_events(client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi) -> None:
+async def test_shuffle_events(
+    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi, sim: SimulatorServer
+) -> None:
     await raw.add_fault({"kind": "shuffle_events", "probability": 1.0})
     n = 6
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         for i in range(n):
             side = "BUY" if i % 2 == 0 else "SELL"
             await client.futures_create_order(
@@ -309,7 +311,7 @@ async def test_shuffle_events(client: AsyncClient, bsm: BinanceSocketManager, ra
                 and len(events_of(evs, "ACCOUNT_UPDATE")) >= n
             )
         )
-        await rec.quiet(0.2)
+        await rec.settle()
     events = user_events(rec.events)
     assert Counter(e["e"] for e in events) == {
         "ORDER_TRADE_UPDATE": 2 * n,
@@ -330,7 +332,7 @@ async def test_shuffle_events(client: AsyncClient, bsm: BinanceSocketManager, ra
 async def test_expire_listen_key(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         key = sim.state()["listen_key"]
         assert key
         sim.add_fault(FaultRule(kind="expire_listen_key", count=1))
@@ -340,7 +342,7 @@ async def test_expire_listen_key(
         assert int(expired["E"]) > 0
         # After it no more events come on the old key.
         await client.futures_create_order(**resting("after-expiry"))
-        await rec.quiet(0.3)
+        await rec.settle()
         assert otu(rec.events, "after-expiry") == []
     await expect_api_error(client.futures_stream_keepalive(key), -1125)
     fresh = await client.futures_stream_get_listen_key()
@@ -350,7 +352,7 @@ async def test_expire_listen_key(
 async def test_expire_listen_key_via_rest(raw: RawApi, sim: SimulatorServer) -> None:
     key = (await raw.send("POST", "/fapi/v1/listenKey")).body["listenKey"]
     async with raw.session.ws_connect(f"{sim.ws_url}ws/{key}") as ws:
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: connections(sim, user=True) == 1)
         await raw.add_fault({"kind": "expire_listen_key", "count": 1})
         await raw.public("/fapi/v1/ping")
         got: dict[str, Any] = {}
@@ -365,3 +367,99 @@ async def test_expire_listen_key_via_rest(raw: RawApi, sim: SimulatorServer) -> 
     assert got.get("e") == "listenKeyExpired" and got["listenKey"] == key
     put = await raw.send("PUT", "/fapi/v1/listenKey", body=f"listenKey={key}")
     assert (put.status, put.code) == (400, -1125)
+
+
+# --- raw frames -------------------------------------------------------------------------------
+
+FRAMES: list[Any] = ["not json {", {"e": "foreign", "x": 1}, [1, 2, 3], 42, None, '{"e":"kline"}']
+SENT = ["not json {", '{"e": "foreign", "x": 1}', "[1, 2, 3]", "42", "null", '{"e":"kline"}']
+
+
+async def texts(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[str]:
+    got = []
+    for _ in range(count):
+        msg = await ws.receive(timeout=3)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        got.append(msg.data)
+    return got
+
+
+async def test_raw_frames_reach_every_market_socket_as_sent(
+    raw: RawApi, sim: SimulatorServer
+) -> None:
+    key = (await raw.send("POST", "/fapi/v1/listenKey")).body["listenKey"]
+    async with (
+        raw.session.ws_connect(f"{sim.ws_url}market/ws/btcusdt@kline_1m") as single,
+        raw.session.ws_connect(f"{sim.ws_url}stream?streams=btcusdt@kline_1m") as combined,
+        raw.session.ws_connect(f"{sim.ws_url}private/ws?listenKey={key}") as user,
+    ):
+        await wait_until(lambda: connections(sim, user=False) == 2)
+        await wait_until(lambda: connections(sim, user=True) == 1)
+        resp = await raw.add_fault({"kind": "raw_frames", "target": "market", "frames": FRAMES})
+        assert resp.body["rule"]["frames"] == FRAMES
+        # Exactly the frames, in order, neither wrapped nor re-encoded (the clock is paused,
+        # so nothing else is sent meanwhile)
+        assert await texts(single, len(SENT)) == SENT
+        assert await texts(combined, len(SENT)) == SENT
+        # The sockets still work both ways: control frames and data
+        await single.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 9}))
+        assert json.loads((await texts(single, 1))[0]) == {"result": ["btcusdt@kline_1m"], "id": 9}
+        sim.step_clock(n_candles=1)
+        assert json.loads((await texts(single, 1))[0])["e"] == "kline"
+        assert json.loads((await texts(combined, 1))[0])["stream"] == "btcusdt@kline_1m"
+        # The user socket got none of them: the first thing it sees is what comes next
+        sim.add_fault(FaultRule(kind="raw_frames", target="user", frames=["after"]))
+        assert await texts(user, 1) == ["after"]
+
+
+async def test_raw_frames_reach_user_sockets_which_keep_working(
+    raw: RawApi, client: AsyncClient, sim: SimulatorServer
+) -> None:
+    key = (await raw.send("POST", "/fapi/v1/listenKey")).body["listenKey"]
+    async with raw.session.ws_connect(f"{sim.ws_url}private/ws?listenKey={key}") as user:
+        await wait_until(lambda: connections(sim, user=True) == 1)
+        sim.add_fault(FaultRule(kind="raw_frames", target="user", frames=FRAMES))
+        assert await texts(user, len(SENT)) == SENT
+        await client.futures_create_order(**resting("after-raw"))
+        event = json.loads((await texts(user, 1))[0])
+        assert event["e"] == "ORDER_TRADE_UPDATE" and event["o"]["c"] == "after-raw"
+    # Immediate, like drop_websockets: nothing is left in the fault list
+    assert (await raw.send("GET", "/_sim/faults", api_key=None)).body == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"kind": "raw_frames", "frames": ["x"]}, "target"),
+        ({"kind": "raw_frames", "target": "spot", "frames": ["x"]}, "target"),
+        ({"kind": "raw_frames", "target": "user"}, "frames"),
+        ({"kind": "raw_frames", "target": "user", "frames": "x"}, "frames"),
+        ({"kind": "raw_frames", "target": "market", "frames": []}, "frames"),
+        (["raw_frames"], "object"),
+    ],
+)
+async def test_raw_frames_bad_body_is_400(raw: RawApi, body: Any, reason: str) -> None:
+    resp = await raw.send(
+        "POST",
+        "/_sim/faults",
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        api_key=None,
+    )
+    assert resp.status == 400 and reason in resp.body["msg"], resp.text
+
+
+async def test_other_kinds_keep_their_shape(raw: RawApi) -> None:
+    resp = await raw.add_fault({"kind": "delay", "count": 1, "frames": ["ignored"]})
+    assert "frames" not in resp.body["rule"] and "target" not in resp.body["rule"]
+
+
+async def test_a_malformed_frame_ends_python_binance_reading(
+    client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
+) -> None:
+    """What the fault is for: python-binance reports one error and stops reading its socket."""
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
+        sim.add_fault(FaultRule(kind="raw_frames", target="user", frames=["not json {"]))
+        error = await rec.wait_event(lambda e: e.get("e") == "error")
+        assert error["type"] in ("JSONDecodeError", "ValueError")
+        assert sim.hub.users, "the simulator keeps the socket open"

@@ -1,4 +1,4 @@
-"""Market data (NONE security), spec §2, through python-binance and raw HTTP."""
+"""Market data (NONE security) through python-binance and raw HTTP."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ async def test_ping_and_time(client: AsyncClient) -> None:
 
 
 async def test_create_uses_spot_ping_and_time(sim: SimulatorServer) -> None:
-    """AsyncClient.create() pings /api/v3/ping and reads /api/v3/time (notes §2c)."""
+    """AsyncClient.create() pings /api/v3/ping and reads /api/v3/time."""
 
     class LocalAsyncClient(AsyncClient):
         API_URL = sim.url + "/api"

@@ -1,8 +1,8 @@
-"""Market streams (spec §6) with BinanceSocketManager and raw WebSockets."""
+"""Market streams (docs/exchange-rules.md, "Streams and listenKeys") with BinanceSocketManager
+and raw WebSockets."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -17,7 +17,7 @@ from binance import AsyncClient, BinanceSocketManager
 
 from adapters.simulator import SimulatorServer
 
-from .conftest import SYMBOL, D, RawApi, Recorder
+from .conftest import SYMBOL, D, RawApi, Recorder, connections, wait_until
 
 Msg = dict[str, Any]
 
@@ -71,7 +71,7 @@ async def test_step_clock_closes_one_bar_and_matches_rest(
     raw: RawApi, sim: SimulatorServer, client: AsyncClient
 ) -> None:
     async with raw.session.ws_connect(f"{sim.ws_url}market/ws/btcusdt@kline_1m") as ws:
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: connections(sim, user=False) == 1)
         sim.step_clock(n_candles=1)
         msgs = await collect(ws, lambda g: len(closed_bars(g)) >= 1, timeout=3)
     bar = closed_bars(msgs)[0]["k"]
@@ -86,7 +86,7 @@ async def test_python_binance_continuous_kline_socket(
     bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
     sim.resume_clock()
-    async with Recorder(bsm.kline_futures_socket(SYMBOL, "1m")) as rec:
+    async with Recorder(bsm.kline_futures_socket(SYMBOL, "1m"), sim) as rec:
         event = await rec.wait_event(lambda e: e.get("e") == "continuous_kline")
     assert event["ps"] == SYMBOL
     assert event["ct"] == "PERPETUAL"
@@ -99,7 +99,7 @@ async def test_python_binance_multiplex_socket(
 ) -> None:
     sim.resume_clock()
     streams = ["btcusdt@kline_1m", "btcusdt@markPrice@1s"]
-    async with Recorder(bsm.futures_multiplex_socket(streams)) as rec:
+    async with Recorder(bsm.futures_multiplex_socket(streams), sim) as rec:
         await rec.wait_for(lambda evs: {e.get("stream") for e in evs} >= set(streams), timeout=5)
     for e in rec.events:
         if "stream" not in e:
@@ -114,7 +114,7 @@ async def test_python_binance_multiplex_socket(
 async def test_mark_price_stream(bsm: BinanceSocketManager, sim: SimulatorServer) -> None:
     target = Decimal("61234.5")
     sim.set_price(target, mode="jump")
-    async with Recorder(bsm.symbol_mark_price_socket(SYMBOL)) as rec:
+    async with Recorder(bsm.symbol_mark_price_socket(SYMBOL), sim) as rec:
         wrapped = await rec.wait_event(lambda e: e.get("data", {}).get("e") == "markPriceUpdate")
     data = wrapped["data"]
     assert wrapped["stream"] == "btcusdt@markPrice@1s"
@@ -128,7 +128,7 @@ async def test_mark_price_stream(bsm: BinanceSocketManager, sim: SimulatorServer
 
 async def test_agg_trade_stream(bsm: BinanceSocketManager, sim: SimulatorServer) -> None:
     sim.resume_clock()
-    async with Recorder(bsm.aggtrade_futures_socket(SYMBOL)) as rec:
+    async with Recorder(bsm.aggtrade_futures_socket(SYMBOL), sim) as rec:
         wrapped = await rec.wait_event(lambda e: e.get("data", {}).get("e") == "aggTrade")
     data = wrapped["data"]
     assert data["s"] == SYMBOL

@@ -1,4 +1,7 @@
-"""Place / query / cancel LIMIT and MARKET orders with python-binance (spec §3.1, §3.3, §9.3)."""
+"""Place / query / cancel LIMIT and MARKET orders with python-binance.
+
+See docs/exchange-rules.md, "Order validation order" and "Order statuses and user-stream events".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rate-limit headers, weights, 429 and the 418 ban (spec §1.3, §1.4)."""
+"""Rate-limit headers, weights, 429 and the 418 ban (docs/exchange-rules.md, "Rate limits")."""
 
 from __future__ import annotations
 

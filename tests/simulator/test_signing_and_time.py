@@ -1,4 +1,7 @@
-"""Signing and timestamp rules of spec §1.1–§1.2, checked byte by byte with raw HTTP."""
+"""Signing and timestamp rules, checked byte by byte with raw HTTP.
+
+See docs/exchange-rules.md, "Signing and timestamps".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The spot side a futures engine touches (spec §7): spot account and spot↔USDⓈ-M transfers."""
+"""The spot side a futures engine touches: spot account and spot↔USDⓈ-M transfers."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def test_spot_account(client: AsyncClient) -> None:
 async def test_legacy_transfer_in_pushes_deposit(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         res = await client.futures_account_transfer(asset="USDT", amount="100", type=1)
         assert isinstance(res["tranId"], int)
         event = await rec.wait_event(lambda e: e.get("e") == "ACCOUNT_UPDATE")

@@ -1,4 +1,7 @@
-"""User data stream (spec §5, §9.4) through BinanceSocketManager.futures_user_socket and raw WS."""
+"""User data stream through BinanceSocketManager.futures_user_socket and raw WS.
+
+See docs/exchange-rules.md, "Order statuses and user-stream events" and "Streams and listenKeys".
+"""
 
 from __future__ import annotations
 
@@ -11,22 +14,25 @@ import aiohttp
 import pytest
 from binance import AsyncClient, BinanceSocketManager
 
-from adapters.simulator import SimulatorServer
+from adapters.simulator import FaultRule, SimulatorServer
 
 from .conftest import (
     FUTURES_BALANCE,
     MAKER,
+    MARKER,
     SYMBOL,
     TAKER,
     D,
     RawApi,
     Recorder,
     book,
+    connections,
     events_of,
     expect_api_error,
     move_price,
     otu,
     summarize,
+    wait_until,
 )
 
 
@@ -46,7 +52,7 @@ def kinds(events: list[dict[str, Any]]) -> list[str]:
 async def test_market_fill_event_order(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         res = await client.futures_create_order(
             symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.010", newClientOrderId="ws-mkt"
         )
@@ -110,7 +116,7 @@ async def test_resting_limit_events_at_place_and_fill(
 ) -> None:
     price = Decimal("59700")
     sim.set_price(Decimal("59800"), mode="jump")
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await client.futures_create_order(
             symbol=SYMBOL,
             side="BUY",
@@ -121,7 +127,7 @@ async def test_resting_limit_events_at_place_and_fill(
             newClientOrderId="ws-rest",
         )
         await rec.wait_for(lambda evs: len(otu(evs, "ws-rest")) >= 1)
-        await rec.quiet(0.2)
+        await rec.settle()
         assert kinds(rec.events) == ["OTU:NEW"], "placing a resting order emits only OTU NEW"
         new = rec.events[0]["o"]
         assert (new["X"], new["o"], new["f"]) == ("NEW", "LIMIT", "GTC")
@@ -142,12 +148,12 @@ async def test_resting_limit_events_at_place_and_fill(
 
 @pytest.mark.sim_config(futures_balance=Decimal("10000000"))
 async def test_partial_fills_event_order(
-    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi
+    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi, sim: SimulatorServer
 ) -> None:
     depth = await book(raw)
     top_qty = D(depth["asks"][0][1])
     qty = top_qty + Decimal("0.001")
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await client.futures_create_order(
             symbol=SYMBOL, side="BUY", type="MARKET", quantity=str(qty), newClientOrderId="ws-walk"
         )
@@ -170,8 +176,10 @@ async def test_partial_fills_event_order(
     assert D(account["a"]["P"][0]["pa"]) == qty
 
 
-async def test_cancel_emits_only_canceled(client: AsyncClient, bsm: BinanceSocketManager) -> None:
-    async with Recorder(bsm.futures_user_socket()) as rec:
+async def test_cancel_emits_only_canceled(
+    client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
+) -> None:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         o = await client.futures_create_order(
             symbol=SYMBOL,
             side="SELL",
@@ -183,18 +191,18 @@ async def test_cancel_emits_only_canceled(client: AsyncClient, bsm: BinanceSocke
         )
         await client.futures_cancel_order(symbol=SYMBOL, orderId=o["orderId"])
         await rec.wait_for(lambda evs: len(otu(evs, "ws-cxl")) >= 2)
-        await rec.quiet(0.2)
+        await rec.settle()
     assert kinds(rec.events) == ["OTU:NEW", "OTU:CANCELED"], summarize(rec.events)
     assert rec.events[-1]["o"]["X"] == "CANCELED"
 
 
 @pytest.mark.sim_config(futures_balance=Decimal("10000000"))
 async def test_ioc_remainder_expires_with_reason(
-    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi
+    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi, sim: SimulatorServer
 ) -> None:
     depth = await book(raw)
     top_price, top_qty = D(depth["asks"][0][0]), D(depth["asks"][0][1])
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await client.futures_create_order(
             symbol=SYMBOL,
             side="BUY",
@@ -214,11 +222,11 @@ async def test_ioc_remainder_expires_with_reason(
 
 
 async def test_rejected_orders_emit_nothing(
-    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi
+    client: AsyncClient, bsm: BinanceSocketManager, raw: RawApi, sim: SimulatorServer
 ) -> None:
     depth = await book(raw)
     best_ask = D(depth["asks"][0][0])
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await expect_api_error(
             client.futures_create_order(
                 symbol=SYMBOL,
@@ -241,21 +249,21 @@ async def test_rejected_orders_emit_nothing(
             ),
             -5021,
         )
-        await rec.quiet(0.3)
+        await rec.settle()
     assert rec.events == []
 
 
 async def test_leverage_change_pushes_account_config_update(
-    client: AsyncClient, bsm: BinanceSocketManager
+    client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await client.futures_change_leverage(symbol=SYMBOL, leverage=7)
         event = await rec.wait_event(lambda e: e.get("e") == "ACCOUNT_CONFIG_UPDATE")
     assert event["ac"] == {"s": SYMBOL, "l": 7}
 
 
 # ---------------------------------------------------------------------------------------------
-# listenKey semantics (§5.1) and connection forms (§5.2)
+# listenKey semantics and connection forms
 
 
 async def test_listen_key_semantics(raw: RawApi, sim: SimulatorServer) -> None:
@@ -303,24 +311,38 @@ async def test_python_binance_listen_key_calls(client: AsyncClient) -> None:
 
 
 async def _ws_messages(
-    session: aiohttp.ClientSession, url: str, action: Any, until: Any, timeout: float = 5.0
+    sim: SimulatorServer,
+    session: aiohttp.ClientSession,
+    url: str,
+    action: Any,
+    until: Any,
+    timeout: float = 5.0,
 ) -> list[dict[str, Any]]:
+    """Connect, run the action, read until `until(got)`, then read everything already sent
+    (up to a marker frame queued behind it)."""
     got: list[dict[str, Any]] = []
+    marker = {"e": MARKER, "n": 1}
+    before = connections(sim, user=True)
     async with session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=1)) as ws:
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: connections(sim, user=True) > before)
         await action()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not until(got):
+        settling = False
+        while True:
+            if not settling and until(got):
+                settling = True
+                sim.add_fault(FaultRule(kind="raw_frames", target="user", frames=[marker]))
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AssertionError(f"timeout on {url}: {summarize(got)}")
             msg = await ws.receive(timeout=remaining)
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                got.append(json.loads(msg.data))
-            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-                break
-    return got
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise AssertionError(f"{url} ended: {msg.type}; got {summarize(got)}")
+            frame = json.loads(msg.data)
+            if frame == marker:
+                return got
+            got.append(frame)
 
 
 @pytest.mark.parametrize("path", ["/ws/{key}", "/private/ws/{key}", "/private/ws?listenKey={key}"])
@@ -341,7 +363,7 @@ async def test_user_stream_connection_forms(
             newClientOrderId="form",
         )
 
-    got = await _ws_messages(raw.session, url, place, lambda g: len(otu(g, "form")) >= 1)
+    got = await _ws_messages(sim, raw.session, url, place, lambda g: len(otu(g, "form")) >= 1)
     assert otu(got, "form")[0]["o"]["X"] == "NEW"
 
 
@@ -357,16 +379,15 @@ async def test_user_stream_events_filter(
         )
 
     got = await _ws_messages(
-        raw.session, url, trade, lambda g: len(events_of(g, "ACCOUNT_UPDATE")) >= 1
+        sim, raw.session, url, trade, lambda g: len(events_of(g, "ACCOUNT_UPDATE")) >= 1
     )
-    await asyncio.sleep(0)
     assert {e["e"] for e in got} == {"ACCOUNT_UPDATE"}
 
 
 async def test_delete_listen_key_closes_stream(raw: RawApi, sim: SimulatorServer) -> None:
     key = (await raw.send("POST", "/fapi/v1/listenKey")).body["listenKey"]
     async with raw.session.ws_connect(f"{sim.ws_url}private/ws?listenKey={key}") as ws:
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: connections(sim, user=True) == 1)
         await raw.send("DELETE", "/fapi/v1/listenKey", body=f"listenKey={key}")
         while True:
             msg = await ws.receive(timeout=3)
@@ -382,7 +403,7 @@ async def test_delete_listen_key_closes_stream(raw: RawApi, sim: SimulatorServer
 async def test_resting_reduce_only_never_flips(
     client: AsyncClient, bsm: BinanceSocketManager, sim: SimulatorServer
 ) -> None:
-    """§9.2: a resting reduce-only order fills at most |pa|; the rest expires with er "4"."""
+    """A resting reduce-only order fills at most |pa|; the rest expires with er "4"."""
     await client.futures_create_order(
         symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.010", newOrderRespType="RESULT"
     )
@@ -401,7 +422,7 @@ async def test_resting_reduce_only_never_flips(
         symbol=SYMBOL, side="SELL", type="MARKET", quantity="0.004", newOrderRespType="RESULT"
     )
     assert D(sim.state()["position"]["positionAmt"]) == Decimal("0.006")
-    async with Recorder(bsm.futures_user_socket()) as rec:
+    async with Recorder(bsm.futures_user_socket(), sim) as rec:
         await move_price(sim, Decimal("61100"))
         events = await rec.wait_for(
             lambda evs: any(e["o"]["X"] == "EXPIRED" for e in otu(evs, "ro-cap"))

@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         init_schema(settings, seed)
         exchange_url = args.exchange_url
         if settings.mode == "paper" and exchange_url is None:
+            from adapters.simulator import state_file_for
+
             port = free_port()
             symbol = configured_symbol(settings)
 
@@ -324,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.sim_seed,
                     args.sim_speed,
                     port=port,
-                    state_file=settings.data_dir / "paper-exchange.json",
+                    state_file=state_file_for(settings.data_dir),
                 )
                 return process
 

@@ -169,12 +169,14 @@ def trade_order_id(row: Any) -> int:
 
 
 def parse_balance(row: Any, as_of: datetime) -> BalanceFact:
+    """`as_of` is the time of the balance's last change by the exchange's own data clock
+    (`updateTime`), so it orders against the stream's reports; `as_of` given is the fallback."""
     b: _RestBalance = _validate(_RestBalance, row)
     return BalanceFact(
         asset=b.asset,
         wallet_balance=b.balance,
         cross_wallet_balance=b.crossWalletBalance,
-        as_of=as_of,
+        as_of=ms_to_datetime(b.updateTime) if b.updateTime else as_of,
         reason="SNAPSHOT",
         available_balance=b.availableBalance,
     )

@@ -84,15 +84,11 @@ async def test_an_entry_in_the_direction_already_held_does_nothing(world: World)
     await world.start_executor()
     mark = mark_of(world)
     world.risk.on_mark(mark)
-    first = await world.submit(
-        "PLACE_ORDER", strategy_entry(mark), key="long-1", actor="STRATEGY"
-    )
+    first = await world.submit("PLACE_ORDER", strategy_entry(mark), key="long-1", actor="STRATEGY")
     assert (await world.finished(first)).status == "SUCCEEDED"
     await world.reconciler.reconcile("test: the fill is recorded")
     held = world.sim_position()
-    again = await world.submit(
-        "PLACE_ORDER", strategy_entry(mark), key="long-2", actor="STRATEGY"
-    )
+    again = await world.submit("PLACE_ORDER", strategy_entry(mark), key="long-2", actor="STRATEGY")
     command = await world.finished(again)
     assert command.status == "SUCCEEDED" and command.result["outcome"] == "NOOP"
     assert world.sim_position() == held

@@ -19,13 +19,15 @@ from strategies.sma_cross import SmaCross
 from tests.executor.conftest import World
 from tests.waiting import eventually
 
-# Candles ending now: their decisions are fresh for the executor (exchange time).
-START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+
+def _start() -> datetime:
+    # Candles ending now: their decisions are fresh for the executor (exchange time).
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=4)
 
 
-def candle(index: int, close: str) -> Candle:
+def candle(index: int, close: str, start: datetime | None = None) -> Candle:
     price = Decimal(close)
-    open_time = START + timedelta(minutes=index)
+    open_time = (start or _start()) + timedelta(minutes=index)
     return Candle(
         symbol="BTCUSDT",
         interval="1m",

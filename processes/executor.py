@@ -29,7 +29,7 @@ from uuid import UUID
 
 import structlog
 
-from aggregates import ids
+from aggregates import ids, payloads
 from aggregates.envelope import Source
 from aggregates.intent import OrderIntent
 from aggregates.ports import ExchangeError, ExchangeGateway
@@ -108,6 +108,7 @@ class Executor:
             store,
             on_unknown=request_reconcile,
             on_sent=risk.order_sent,
+            stale=self._stale,
             crash_at=crash_at,
         )
         self.planner = Planner(
@@ -294,6 +295,19 @@ class Executor:
             plan = await self.planner.resume(command)
             await self._execute(command.id, plan, sent_at=command.modified_on)
         self.catch_up_soon()
+
+    async def _stale(self, command_id: UUID, intent: OrderIntent) -> str | None:
+        """Why the Command's decision may no longer trade, or None. A protective leg never
+        goes stale (its entry stands), and a person's order only when it says so."""
+        if is_protective_leg(intent.client_order_id):
+            return None
+        command = await self.store.call(self.trading.get_command, command_id)
+        freshness = payloads.freshness_of(command.kind, command.payload)
+        now = self.clock.now()
+        if freshness is None or not freshness.expired(now):
+            return None
+        assert freshness.valid_until is not None
+        return f"valid until {freshness.valid_until.isoformat()}, exchange time {now.isoformat()}"
 
     async def pause_for(self, reason: str) -> None:
         env = self.trading.envelope(Source.BOT)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +98,7 @@ class Placement:
         *,
         on_unknown: Callable[[str], None],
         on_sent: Callable[[], None] = lambda: None,
+        stale: Callable[[UUID, OrderIntent], Awaitable[str | None]] | None = None,
         crash_at: str | None = None,
         poll_seconds: float = 0.5,
     ) -> None:
@@ -106,6 +107,7 @@ class Placement:
         self.store = store
         self.on_unknown = on_unknown
         self.on_sent = on_sent
+        self.stale = stale  # why a Command's decision may no longer trade (None: it may)
         self.crash_at = crash_at
         self.poll_seconds = poll_seconds
         self._locks: dict[str, asyncio.Lock] = {}
@@ -173,7 +175,7 @@ class Placement:
                 # Definitely not applied: trying again is safe, for a while.
                 failures += 1
                 if failures > UNAVAILABLE_RETRIES:
-                    return await self._give_up(command_id, intent, str(exc))
+                    return await self._give_up(command_id, intent, f"exchange unavailable: {exc}")
                 log.warning("exchange unavailable: retrying", error=str(exc), attempt=failures)
                 await asyncio.sleep(min(0.5 * 2**failures, 8.0))
                 continue
@@ -206,6 +208,16 @@ class Placement:
                 return LegOutcome(intent.client_order_id, True, found)
             age_ms = (datetime.now(UTC) - sent_at).total_seconds() * 1000
             if age_ms > window_ms:
+                why = await self.stale(command_id, intent) if self.stale is not None else None
+                if why is not None:
+                    # The decision aged while the exchange kept failing: trading it now would
+                    # act on a market that has moved on.
+                    log.warning(
+                        "order confirmed absent, its decision expired: not sent again",
+                        client_order_id=intent.client_order_id,
+                        reason=why,
+                    )
+                    return await self._give_up(command_id, intent, f"decision expired: {why}")
                 log.warning(
                     "order confirmed absent past its recvWindow: sending it again",
                     client_order_id=intent.client_order_id,
@@ -221,7 +233,7 @@ class Placement:
             is_algo=intent.is_algo,
             env=env,
         )
-        return LegOutcome(intent.client_order_id, False, message=f"exchange unavailable: {error}")
+        return LegOutcome(intent.client_order_id, False, message=error)
 
     async def _record(self, command_id: UUID, fact: OrderFact | AlgoOrderFact) -> None:
         env = self.trading.envelope(Source.REST, command_id=command_id)

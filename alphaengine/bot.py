@@ -397,12 +397,13 @@ class Bot:
             await asyncio.sleep(STATS_SECONDS)
             await asyncio.to_thread(self.stats.write, self.counters())
 
-    def counters(self) -> dict[str, int | Decimal]:
-        found: dict[str, int | Decimal] = {}
+    def counters(self) -> dict[str, int | float | Decimal]:
+        found: dict[str, int | float | Decimal] = {}
         if self.connection is not None:
             found.update(self.connection.metrics)
         if self.executor is not None:
             found["commands_expired"] = self.executor.expired
+            found.update(self.executor.timing_summary())
         if self.runner is not None:
             found["strategy_overruns"] = self.runner.overruns
             found["decisions_on_past_candles"] = self.runner.past_decisions

@@ -3,62 +3,60 @@
 1. tick-to-order: the simulator's closing kline (its send time, `kline_closes[].sentAt`) to the
    order arriving at the simulator (`simReceivedAt`), for every candle that triggered a decision.
    The bot runs as its own process (`python -m alphaengine.system`) with a strategy that decides
-   on every candle; the client id of each decision's order is derived exactly as the engine
-   derives it (idempotency key → command id → client order id), so no matching by time.
-2. web-command-to-order: a Command written into the database by another process (what the web
-   does on a POST) to the order arriving at the simulator, across processes.
-Prints p50/p99 tables. Everything runs on loopback in a temporary directory.
+   on every candle (`every_candle`); the client id of each decision's order is derived exactly as
+   the engine derives it (idempotency key → command id → client order id), so no matching by
+   time. The bot's own breakdown of that path (strategy, queue, plan, the one durable commit,
+   send and exchange ack) is read from its stats table.
+2. web-command-to-order: a Command POSTed to a real `python -m web` (HTTP, bearer token) to the
+   order arriving at the simulator, across processes.
+Prints p50/p99/max tables. Everything runs on loopback in a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import select  # noqa: E402
+
 from aggregates import ids  # noqa: E402
 from aggregates.envelope import Scope  # noqa: E402
-from tests.e2e.harness import (  # noqa: E402
-    SYMBOL,
-    Simulator,
-    open_db,
-    start_bot,
-    start_simulator,
-    stop_process,
-    wait_until,
-)
+from alphaengine import local_run, system  # noqa: E402
+from alphaengine.bootstrap import read_engine  # noqa: E402
+from alphaengine.local_run import SYMBOL, SimulatorProcess, stop_process, wait_until  # noqa: E402
+from alphaengine.settings import load_settings  # noqa: E402
+from projections.schema import bot_stats  # noqa: E402
 
 STRATEGY_NAME = "every_candle"
 SCOPE = Scope(symbol=SYMBOL, mode="paper")
+STAGES = ("strategy", "queue", "plan", "commit", "send_and_ack")
 
 
 def write_config(tmp: Path) -> Path:
-    import yaml
-
-    path = tmp / "runtime.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "trading": {"symbol": SYMBOL, "leverage": 5},
-                "strategy": {"name": STRATEGY_NAME, "timeframe": "1m", "params": {}},
-                "risk": {
-                    "max_risk_per_trade": "0.001",
-                    "daily_loss_limit": "0.9",
-                    "max_orders_per_minute": 1200,
-                },
-                "engine": {"warmup_candles": 5, "reconcile_interval": 30},
-            }
-        )
+    return local_run.write_runtime_config(
+        tmp,
+        {"name": STRATEGY_NAME, "timeframe": "1m", "params": {}},
+        trading={"leverage": 5},
+        risk={
+            "max_risk_per_trade": "0.001",
+            "daily_loss_limit": "0.9",
+            "max_orders_per_minute": 1200,
+        },
+        warmup_candles=5,
+        reconcile_interval=30,
     )
-    return path
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -71,7 +69,7 @@ def orders_by_client_id(state: dict[str, Any]) -> dict[str, float]:
     return {o["clientOrderId"]: float(o["simReceivedAt"]) for o in state["orders"]}
 
 
-def tick_to_order(sim: Simulator, signals: int, speed: float) -> list[float]:
+def tick_to_order(sim: SimulatorProcess, signals: int, speed: float) -> list[float]:
     sim.control("clock", {"speed": speed})
     sim.control("clock", {"action": "resume"})
     latencies: dict[int, float] = {}
@@ -92,32 +90,82 @@ def tick_to_order(sim: Simulator, signals: int, speed: float) -> list[float]:
     return list(latencies.values())[:signals]
 
 
-def web_command_to_order(tmp: Path, sim: Simulator, count: int) -> list[float]:
-    trading = open_db(tmp)
+def start_web(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    log = tmp / "web.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web", "--data-dir", str(tmp / "data"), "--port", str(port)],
+            cwd=ROOT,
+            env=local_run.bot_env(tmp),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    prefix = b"login: admin / "
+    wait_until(lambda: prefix in log.read_bytes(), 60, "the web's generated password")
+    line = next(x for x in log.read_bytes().splitlines() if x.startswith(prefix))
+
+    def serving() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    wait_until(serving, 60, "the web to serve")
+    return process, line[len(prefix) :].split()[0].decode()
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def web_command_to_order(
+    sim: SimulatorProcess, base: str, password: str, count: int
+) -> list[float]:
+    token = post(f"{base}/api/auth/login", {"username": "admin", "password": password}, {})
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
     latencies: list[float] = []
-    try:
-        for index in range(count):
-            side = "BUY" if index % 2 == 0 else "SELL"
-            sent = time.time() * 1000.0
-            command_id, _ = trading.submit_command(
-                kind="PLACE_ORDER",
-                payload={"side": side, "type": "MARKET", "quantity": "0.002"},
-                actor_type="USER",
-                actor_id="bench",
-                idempotency_key=f"bench-web-{index}-{time.time_ns()}",
-                source="WEB",
-            )
-            client_id = ids.client_order_id_for(command_id)
+    for index in range(count):
+        side = "BUY" if index % 2 == 0 else "SELL"
+        sent = time.time() * 1000.0
+        answer = post(
+            f"{base}/api/commands",
+            {
+                "kind": "PLACE_ORDER",
+                "payload": {"side": side, "type": "MARKET", "quantity": "0.002"},
+            },
+            {**auth, "Idempotency-Key": f"bench-{index}-{time.time_ns()}"},
+        )
+        from uuid import UUID
 
-            def arrived(cid: str = client_id) -> bool:
-                return cid in orders_by_client_id(sim.state())
+        client_id = ids.client_order_id_for(UUID(answer["id"]))
 
-            wait_until(arrived, 10, "the order at the simulator")
-            latencies.append(orders_by_client_id(sim.state())[client_id] - sent)
-            time.sleep(0.05)
-    finally:
-        trading.close()
+        def arrived(cid: str = client_id) -> bool:
+            return cid in orders_by_client_id(sim.state())
+
+        wait_until(arrived, 10, "the order at the simulator", step=0.01)
+        latencies.append(orders_by_client_id(sim.state())[client_id] - sent)
+        time.sleep(0.05)
     return latencies
+
+
+def bot_breakdown(tmp: Path) -> dict[str, float]:
+    settings = load_settings(data_dir=tmp / "data", secrets_file=tmp / "none.yaml", environ={})
+    engine = read_engine(settings)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(bot_stats.c.name, bot_stats.c.value)).all()
+    finally:
+        engine.dispose()
+    return {str(name): float(value) for name, value in rows if str(name).startswith("tick_")}
 
 
 def table(rows: list[tuple[str, list[float]]]) -> str:
@@ -133,6 +181,18 @@ def table(rows: list[tuple[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+def breakdown_table(stats: dict[str, float]) -> str:
+    lines = [f"{'tick-to-order stage (in the bot)':<34} {'p50 ms':>9} {'p99 ms':>9}"]
+    for stage in STAGES:
+        p50 = stats.get(f"tick_{stage}_p50_ms")
+        p99 = stats.get(f"tick_{stage}_p99_ms")
+        if p50 is None or p99 is None:
+            continue
+        lines.append(f"{stage:<34} {p50:>9.2f} {p99:>9.2f}")
+    lines.append(f"{'samples':<34} {int(stats.get('tick_samples', 0)):>9}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=int, default=500, help="tick-to-order samples")
@@ -143,20 +203,35 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ae-bench-") as directory:
         tmp = Path(args.work_dir or directory)
         tmp.mkdir(parents=True, exist_ok=True)
-        sim = start_simulator(tmp, speed=60.0)
-        bot = None
+        sim = SimulatorProcess(tmp, 60.0, 42).start()
+        bot = web = None
         try:
             sim.control("clock", {"action": "pause"})
-            bot = start_bot(tmp, sim, write_config(tmp))
-            wait_until(lambda: b"bot running" in (tmp / "bot.log").read_bytes(), 60, "the bot")
-            web = web_command_to_order(tmp, sim, args.commands)
+            bot = local_run.start_bot(tmp, sim.url, write_config(tmp))
+            wait_until(lambda: local_run.log_contains(tmp, b"bot running"), 60, "the bot")
+            port = system.free_port()
+            web, password = start_web(tmp, port)
+            commands = web_command_to_order(
+                sim, f"http://127.0.0.1:{port}", password, args.commands
+            )
             ticks = tick_to_order(sim, args.signals, args.speed)
+            time.sleep(local_stats_seconds())
+            stats = bot_breakdown(tmp)
         finally:
-            if bot is not None:
-                stop_process(bot, signal.SIGTERM)
+            for process in (web, bot):
+                if process is not None:
+                    stop_process(process, signal.SIGTERM)
             sim.stop()
-    print(table([("tick-to-order", ticks), ("web-command-to-order", web)]))
+    print(table([("tick-to-order", ticks), ("web-command-to-order", commands)]))
+    print()
+    print(breakdown_table(stats))
     return 0
+
+
+def local_stats_seconds() -> float:
+    from alphaengine.bot import STATS_SECONDS
+
+    return STATS_SECONDS + 1.0
 
 
 if __name__ == "__main__":

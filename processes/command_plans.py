@@ -102,7 +102,10 @@ class Planner:
 
     # ---- the account now ------------------------------------------------------------------
     async def exposure(self) -> Exposure:
-        account, position = await self.store.call(self._account_and_position)
+        _, account, position = await self.store.call(self._engine_account_and_position)
+        return self._exposure(account, position)
+
+    def _exposure(self, account: Any, position: Any) -> Exposure:
         mark = self.risk.mark_price or position.entry_price
         return Exposure(
             wallet_balance=account.wallet_balance("USDT"),
@@ -113,8 +116,9 @@ class Planner:
             realized_today=account.net_realized_on(day_of(self.clock.now())),
         )
 
-    def _account_and_position(self) -> tuple[Any, Any]:
-        return self.trading.account(), self.trading.position()
+    def _engine_account_and_position(self) -> tuple[Any, Any, Any]:
+        # One hop to the store thread for everything a decision reads.
+        return self.trading.engine(), self.trading.account(), self.trading.position()
 
     async def _position_to_close(self) -> Decimal:
         """The recorded position; the exchange's when we recorded none (a fill we missed).
@@ -132,16 +136,18 @@ class Planner:
     async def decide(self, draft: Draft) -> Plan:
         """What to do with a Command that has not been dispatched yet."""
         try:
-            refusal = await self._gate(draft)
+            engine, account, position = await self.store.call(self._engine_account_and_position)
+            exposure = self._exposure(account, position)
+            refusal = await self._gate(draft, engine, exposure)
             if refusal is not None:
                 return Plan(refusal)
-            return await self._plan(draft)
+            return await self._plan(draft, exposure)
         except (RiskRejected, payloads.BadPayload) as exc:
             return Plan(Rejected(str(exc)))
         except ExchangeError as exc:
             return Plan(Rejected(f"exchange state unavailable: {exc}"))
 
-    async def _gate(self, draft: Draft) -> Decided | None:
+    async def _gate(self, draft: Draft, engine: Any, exposure: Exposure) -> Decided | None:
         """Refusals that do not depend on the kind: stale decisions, a paused engine."""
         freshness = payloads.freshness_of(draft.kind, draft.payload)
         now = self.clock.now()
@@ -153,21 +159,20 @@ class Planner:
             )
         if not draft.from_strategy:
             return None
-        engine = await self.store.call(self.trading.engine)
         if engine.mode == EngineMode.PAUSED:
             return Rejected(f"engine PAUSED ({engine.reason}): strategy commands are rejected")
         if draft.kind == CommandKind.PLACE_ORDER:
-            breach = self.risk.daily_loss_breach(await self.exposure())
+            breach = self.risk.daily_loss_breach(exposure)
             if breach is not None:
                 if self.on_pause is not None:
                     await self.on_pause(breach)
                 return Rejected(f"engine PAUSED ({breach}): strategy commands are rejected")
         return None
 
-    async def _plan(self, draft: Draft) -> Plan:
+    async def _plan(self, draft: Draft, exposure: Exposure) -> Plan:
         kind = draft.kind
         if kind == CommandKind.PLACE_ORDER:
-            return await self._place(draft, _parse(payloads.PlaceOrder, draft))
+            return self._place(draft, _parse(payloads.PlaceOrder, draft), exposure)
         if kind == CommandKind.CLOSE_POSITION:
             request = _parse(payloads.ClosePosition, draft)
             quantity = await self._position_to_close()
@@ -185,7 +190,7 @@ class Planner:
             return Plan(Dispatched(intents), before=self._cancel_all)
         return self._action_plan(draft, check=True)
 
-    async def _place(self, draft: Draft, order: payloads.PlaceOrder) -> Plan:
+    def _place(self, draft: Draft, order: payloads.PlaceOrder, exposure: Exposure) -> Plan:
         if not order.is_entry:
             self.risk.check_rate()
             if order.quantity is None and not order.close_position:
@@ -193,7 +198,6 @@ class Planner:
             order = self._rounded(order)
             quantity = order.quantity or Decimal(0)
             return Plan(Dispatched(entry_intents(draft.id, self.symbol, order, quantity)))
-        exposure = await self.exposure()
         held = exposure.position_quantity
         wants = 1 if order.side == "BUY" else -1
         if draft.from_strategy and held != 0:

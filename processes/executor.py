@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -59,6 +59,8 @@ class Filing:
     actor_type: str
     actor_id: str
     idempotency_key: str
+    # perf_counter when its candle reached the strategy (for timings; not part of its identity)
+    seen_at: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ class Executor:
             self._dispatched_here.add(command_id)
             if plan.decided.intents:
                 crash_here("after_intent", self.crash_at)
-            timing = (queued_at, started, planned, committed)
+            timing = (filing.seen_at or queued_at, queued_at, started, planned, committed)
             await self._execute(command_id, plan, sent_at=None, timing=timing)
         else:
             await self._notify_finished(command_id, type(plan.decided).__name__.upper())
@@ -321,7 +323,7 @@ class Executor:
         plan: Plan,
         *,
         sent_at: datetime | None,
-        timing: tuple[float, float, float, float] | None = None,
+        timing: tuple[float, float, float, float, float] | None = None,
     ) -> None:
         assert isinstance(plan.decided, Dispatched)
         intents = plan.decided.intents
@@ -362,18 +364,32 @@ class Executor:
             await self.store.call(self.trading.raise_alarm, "unprotected_position", message, env)
         await self._finish(command_id, True, result)
 
-    def _time(self, timing: tuple[float, float, float, float]) -> None:
-        queued, started, planned, committed = timing
-        sent = time.perf_counter()
+    def _time(self, timing: tuple[float, float, float, float, float]) -> None:
+        seen, queued, started, planned, committed = timing
+        acknowledged = time.perf_counter()
         self.timings.append(
             {
+                "strategy": queued - seen,
                 "queue": started - queued,
-                "decide": planned - started,
+                "plan": planned - started,
                 "commit": committed - planned,
-                "send_and_ack": sent - committed,
+                "send_and_ack": acknowledged - committed,
             }
         )
         del self.timings[:-LATENCY_SAMPLES]
+
+    def timing_summary(self) -> dict[str, float]:
+        """p50 and p99 (ms) of each stage of the fast path over the recent orders."""
+        summary: dict[str, float] = {}
+        if not self.timings:
+            return summary
+        for stage in self.timings[0]:
+            values = sorted(t[stage] for t in self.timings)
+            for name, share in (("p50", 0.5), ("p99", 0.99)):
+                index = min(len(values) - 1, round(share * (len(values) - 1)))
+                summary[f"tick_{stage}_{name}_ms"] = round(values[index] * 1000, 3)
+        summary["tick_samples"] = len(self.timings)
+        return summary
 
     async def _never_sent(self, command_id: UUID, intent: OrderIntent) -> LegOutcome:
         # The entry never stood: its protective legs must not be sent.

@@ -18,6 +18,8 @@ Candles go to `market_candles` (the chart) and the mark to `market_marks`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -46,7 +48,10 @@ from projections.schema import market_candles, market_marks
 log = structlog.get_logger(__name__)
 
 KLINES_PAGE = 1000
-MARK_WRITE_SECONDS = 1.0
+# The chart's copies (candles, the mark) are written together, at most once a second and never
+# right after a candle: the decision on that candle is committing then, and SQLite has one writer.
+WRITE_SECONDS = 1.0
+AFTER_CANDLE_SECONDS = 0.2
 # markPrice@1s ticks every second: a longer silence means a stalled socket.
 SILENCE_SECONDS = 4.0
 MAX_BACKOFF_SECONDS = 2.0
@@ -105,7 +110,9 @@ class MarketStream:
         self.backfilled = 0
         self.sessions = 0
         self.connected = asyncio.Event()
-        self._mark_written = 0.0
+        self._unwritten: list[Candle] = []
+        self._unwritten_mark: tuple[Decimal, datetime] | None = None
+        self._last_candle_at = 0.0
         self._malformed_log = LogThrottle()
 
     # ---- history --------------------------------------------------------------------------
@@ -150,8 +157,33 @@ class MarketStream:
         with self.engine.begin() as conn:
             _upsert(conn, market_marks, {"symbol": self.symbol}, {"mark_price": price, "time": at})
 
+    async def _write_for_the_chart(self) -> None:
+        while True:
+            await asyncio.sleep(WRITE_SECONDS)
+            wait = self._last_candle_at + AFTER_CANDLE_SECONDS - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        candles, self._unwritten = self._unwritten, []
+        mark, self._unwritten_mark = self._unwritten_mark, None
+        if candles:
+            await asyncio.to_thread(self._store_candles, candles)
+        if mark is not None:
+            await asyncio.to_thread(self._store_mark, *mark)
+
     # ---- live -----------------------------------------------------------------------------
     async def run(self) -> None:
+        writer = asyncio.create_task(self._write_for_the_chart(), name="market-chart-writer")
+        try:
+            await self._run()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(writer, 1.0)
+
+    async def _run(self) -> None:
         failures = 0
         while True:
             session: MarketSession | None = None
@@ -243,10 +275,7 @@ class MarketStream:
         self.mark_price = mark.price
         if self.on_mark is not None:
             self.on_mark(mark.price)
-        now = asyncio.get_running_loop().time()
-        if now - self._mark_written >= MARK_WRITE_SECONDS:
-            self._mark_written = now
-            await asyncio.to_thread(self._store_mark, mark.price, mark.event_time)
+        self._unwritten_mark = (mark.price, mark.event_time)
 
     async def _closed(self, candle: Candle) -> None:
         last = self.last_open_time
@@ -263,7 +292,8 @@ class MarketStream:
         # A closed kline that arrives after its successor should have closed is history too.
         fresh = candle.close_time + self.step >= self.clock.now()
         await self._deliver(candle, live=fresh)
-        await asyncio.to_thread(self._store_candles, [*missing, candle])
+        self._unwritten.extend([*missing, candle])
+        self._last_candle_at = time.monotonic()
 
     async def _deliver(self, candle: Candle, *, live: bool) -> None:
         if self.last_open_time is not None and candle.open_time <= self.last_open_time:

@@ -101,6 +101,7 @@ class StrategyRunner:
         """Run the strategy on a closed candle; return what it filed (nothing unless live)."""
         if not self._remember(candle):
             return []
+        seen_at = time.perf_counter()
         ctx = await self._context()
         if ctx is None:
             return []
@@ -113,7 +114,7 @@ class StrategyRunner:
                 decisions=[d.action.value for d in decisions],
             )
             return []
-        filed = [self._file(candle, d) for d in decisions or []]
+        filed = [self._file(candle, d, seen_at) for d in decisions or []]
         if self.health is not None and self.health.due("strategy", 1.0):
             await asyncio.to_thread(self.health.set, "strategy", f"{self.name}: ok")
         return filed
@@ -179,7 +180,7 @@ class StrategyRunner:
             await self.store.call(self.trading.save_strategy_state, ctx.state, env)
         return result
 
-    def _file(self, candle: Candle, decision: Decision) -> Filing:
+    def _file(self, candle: Candle, decision: Decision, seen_at: float) -> Filing:
         open_ms = int(candle.open_time.timestamp() * 1000)
         # A candle's close time is the last millisecond of its interval.
         closed_at = candle.open_time + interval_length(candle.interval)
@@ -212,6 +213,7 @@ class StrategyRunner:
             actor_type=ActorType.STRATEGY.value,
             actor_id=self.name,
             idempotency_key=f"{self.name}:{open_ms}:{decision.action.value}",
+            seen_at=seen_at,
         )
         self.decisions += 1
         log.info("decision", key=filing.idempotency_key, kind=kind.value, reason=decision.reason)

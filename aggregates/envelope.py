@@ -1,6 +1,6 @@
 """The envelope every event carries: where a fact came from and what caused it.
 
-The seed's event envelope (correlation, causation, command, source, dedup key, scope) is one
+The event envelope (correlation, causation, command, source, dedup key, scope) is one
 frozen value on every event, so an audit of any change can follow it back to the exchange message
 or the person's click that caused it.
 """

@@ -1,4 +1,4 @@
-"""One-way position netting (binance-futures-spec.md §9.1), as a pure function.
+"""One-way position netting (docs/exchange-rules.md, "Position netting"), as a pure function.
 
 Kept apart from the aggregate so the aggregate, the reconciler and the tests can share one
 definition of what a fill does to a position.

@@ -68,7 +68,7 @@ def check_schema(settings: Settings) -> None:
 def init_schema(settings: Settings, seed: RuntimeConfig | None = None) -> None:
     """Create every table once, before any process starts (run again: it changes nothing).
 
-    Also stores the seed as the first runtime-config version when none exists, and makes the
+    Also stores `seed` as the first runtime-config version when none exists, and makes the
     SQLite file readable by its owner only (its WAL and shared-memory files inherit the mode).
     """
     if settings.database_url.startswith("sqlite"):

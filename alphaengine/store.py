@@ -1,6 +1,6 @@
 """Where events and read models live: one SQLite file per mode in WAL mode (PostgreSQL by URL).
 
-Choices, measured on this machine (see bench/store.py):
+Choices (bench/store.py measures them beside raw sqlite3):
 - WAL, so the web process reads while the bot writes.
 - busy_timeout 30 s: a writer in the other process waits instead of failing at once.
 - synchronous=FULL (SQLite's default, kept on purpose): the executor's write-ahead intent must

@@ -1,6 +1,7 @@
 """Property: whatever order fills arrive in, and however often, the position is the plain model's.
 
-The model below is spec §9.1 written out again, on purpose independently of aggregates/netting.py:
+The model below is the netting rule of docs/exchange-rules.md ("Position netting") written out
+again, on purpose independently of aggregates/netting.py:
 fills in trade-id order; adding moves the entry price to the quantity-weighted average; reducing
 keeps it and realizes (exit - entry) x closed quantity (sign by side); a flip opens the rest at
 the fill price; flat means entry price zero.

@@ -1,4 +1,5 @@
-"""The one-way position: netting (spec §9.1), break-even price, out-of-order fills, corrections."""
+"""The one-way position: netting (docs/exchange-rules.md), break-even price, out-of-order fills,
+corrections."""
 
 from __future__ import annotations
 

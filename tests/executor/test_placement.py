@@ -1,4 +1,5 @@
-"""Exactly-once placement against the real simulator (ARCHITECTURE §3)."""
+"""Exactly-once placement against the real simulator (docs/architecture.md, "Exactly-once
+orders")."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ async def login(body: Login, request: Request, context: Context) -> dict[str, An
     client = _client(request)
     _count_attempt(context, client)
     # Always verify (even for a wrong username) so timing does not reveal which part was wrong.
-    password_hash = context.sessions.password_hash
+    password_hash = await context.sessions.password_hash()
     password_ok = await context.password_work(lambda: verify_password(password_hash, body.password))
     user_ok = hmac.compare_digest(body.username.encode(), ADMIN_USERNAME.encode())
     if not (password_ok and user_ok):
@@ -134,7 +134,7 @@ async def change_password(
     _count_attempt(context, f"password:{_client(request)}")
     if body.new_password == body.current_password:
         raise HTTPException(422, "body.new_password: must differ from the current password")
-    password_hash = context.sessions.password_hash
+    password_hash = await context.sessions.password_hash()
     ok = await context.password_work(lambda: verify_password(password_hash, body.current_password))
     if not ok:
         log.warning("password change refused", user=claims.subject)

@@ -7,12 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, text, update
+from sqlalchemy import Engine, insert, update
 
 from projections.schema import market_candles, market_marks, rm_events
-from projections.tracking import TRACKING_TABLE
 from tests.web.conftest import Web
-from tests.web.seed import NOW, event_row, seed_account, seed_events
+from tests.web.seed import NOW, advance_projection, event_row, seed_account, seed_events
 
 GETS = [
     "/api/dashboard",
@@ -34,17 +33,6 @@ GETS = [
 def engine_of(web: Web) -> Engine:
     engine: Engine = web.client.app.state.context.database.engine  # type: ignore[attr-defined]
     return engine
-
-
-def advance_projection(engine: Engine) -> None:
-    """What the projector does with every batch: move its tracking position on."""
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"UPDATE {TRACKING_TABLE} SET notification_id = notification_id + 1 "
-                "WHERE application_name = 'Trading'"
-            )
-        )
 
 
 def get(web: Web, auth: dict[str, str], path: str, tag: str | None = None) -> Any:

@@ -7,7 +7,9 @@ the key and the file it was expected in.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,23 @@ class WebSection(BaseModel):
     cors_origins: list[str] = []
     # Bearer token Prometheus sends to GET /metrics; without one only loopback clients may read.
     metrics_token: str | None = Field(default=None, min_length=16)
+    # Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For / -Proto headers
+    # are believed; nginx's address when deployed behind it. None: the socket peer is the client.
+    trusted_proxies: list[str] = []
+    # Request bodies above this are refused (413) before they are read into memory.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Requests handled at once; beyond it the web answers 503 with Retry-After at once.
+    max_in_flight: int = Field(default=256, ge=1, le=10_000)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
 
 
 class SecretsFile(BaseModel):
@@ -172,3 +191,24 @@ def load_settings(
         web=web,
         database_url=url,
     )
+
+
+def check_secrets_permissions(settings: Settings) -> list[str]:
+    """Warnings for a secrets file others may read; in production such a file is an error.
+
+    The file holds exchange keys and the web's password hash: group or world access to it
+    (read or write) hands the account to every other user of the machine.
+    """
+    path = settings.secrets_file
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        return [f"{path}: cannot check its permissions: {exc}"]
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return []
+    message = f"{path} is readable or writable by others (mode {mode:04o}): run `chmod 600 {path}`"
+    if settings.mode == "production":
+        raise SettingsError(f"{message}; production mode refuses to start with it")
+    return [message]

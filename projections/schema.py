@@ -265,3 +265,30 @@ bot_stats = Table(
     Column("value", DecimalText, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The web's sign-in state: not trading state, so the web writes it. One row per login session
+# (a family of rotated refresh tokens), and one row with the token generation and a password
+# set through the API.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("family", String(32), primary_key=True),
+    Column("subject", String(64), nullable=False),
+    Column("refresh_jti", String(32), nullable=False),  # the one refresh token still usable
+    Column("generation", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),  # refreshes never extend it
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_reason", String(32), nullable=True),
+)
+
+web_auth = Table(
+    "web_auth",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("generation", Integer, nullable=False),  # bumped by a password change
+    Column("password_hash", Text, nullable=True),
+    # sha256 of the configured hash this password replaced: a new configured hash wins again.
+    Column("replaces_digest", String(64), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

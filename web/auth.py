@@ -2,8 +2,9 @@
 
 The password hash comes from `web.admin_password_hash` in config/secrets.yaml (or the
 environment); in paper mode without one, a random password is generated on first start, shown
-once, and only its hash is kept under the data directory. Tokens are HS256 JWTs: a short-lived
-access token for every /api call and a longer refresh token that can only buy new tokens.
+once, and only its hash is kept under the data directory; a password changed through the API
+is kept in the database (web.services.sessions). Tokens are HS256 JWTs: a short-lived access
+token for every /api call and a longer refresh token that can only buy new tokens, once.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +37,10 @@ ISSUER = "alphaengine"
 ALGORITHM = "HS256"
 ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(hours=12)
+# A session (one login and its chain of refreshes) ends this long after the login, however
+# often it is refreshed.
+SESSION_LIFETIME = timedelta(hours=24)
+CHECKED_TOKENS = 1024
 
 TokenType = Literal["access", "refresh"]
 
@@ -122,6 +128,8 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    family: str
+    refresh_jti: str
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,46 +140,136 @@ class TokenPair:
         }
 
 
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    kind: TokenType
+    jti: str
+    family: str
+    generation: int
+    expires_at: datetime
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
 class Tokens:
+    """Signs and checks tokens. Every token names its session (`fam`) and the token generation
+    (`gen`) it was issued under; web.sessions decides whether those are still good."""
+
     def __init__(
         self,
         secret: str,
         *,
         access_ttl: timedelta = ACCESS_TTL,
         refresh_ttl: timedelta = REFRESH_TTL,
+        session_lifetime: timedelta = SESSION_LIFETIME,
     ) -> None:
         self._secret = secret
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        self.session_lifetime = session_lifetime
+        # Access tokens already checked, by their exact text: a dashboard sends the same one
+        # with every request, and a signature check plus decoding is a tenth of a request's
+        # CPU. Expiry is still checked every time; revocation is web.services.sessions'.
+        self._checked: OrderedDict[str, Claims] = OrderedDict()
+        self._checked_lock = threading.Lock()
 
-    def _encode(self, subject: str, kind: TokenType, ttl: timedelta, now: datetime) -> str:
+    def _encode(
+        self,
+        subject: str,
+        kind: TokenType,
+        *,
+        now: datetime,
+        expires: datetime,
+        jti: str,
+        family: str,
+        generation: int,
+    ) -> str:
         claims = {
             "sub": subject,
             "type": kind,
             "iss": ISSUER,
             "iat": now,
-            "exp": now + ttl,
-            "jti": uuid.uuid4().hex,
+            "exp": expires,
+            "jti": jti,
+            "fam": family,
+            "gen": generation,
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def issue(self, subject: str, *, now: datetime | None = None) -> TokenPair:
+    def issue(
+        self,
+        subject: str,
+        *,
+        now: datetime | None = None,
+        family: str | None = None,
+        generation: int = 0,
+        session_expires: datetime | None = None,
+        refresh_jti: str | None = None,
+    ) -> TokenPair:
+        """An access and a refresh token of one session; neither outlives `session_expires`."""
         at = now or datetime.now(UTC)
+        family = family or new_id()
+        ends = session_expires or at + self.session_lifetime
+        refresh_jti = refresh_jti or new_id()
         return TokenPair(
-            access_token=self._encode(subject, "access", self.access_ttl, at),
-            refresh_token=self._encode(subject, "refresh", self.refresh_ttl, at),
+            access_token=self._encode(
+                subject,
+                "access",
+                now=at,
+                expires=min(at + self.access_ttl, ends),
+                jti=new_id(),
+                family=family,
+                generation=generation,
+            ),
+            refresh_token=self._encode(
+                subject,
+                "refresh",
+                now=at,
+                expires=min(at + self.refresh_ttl, ends),
+                jti=refresh_jti,
+                family=family,
+                generation=generation,
+            ),
             expires_in=int(self.access_ttl.total_seconds()),
+            family=family,
+            refresh_jti=refresh_jti,
         )
 
-    def verify(self, token: str, kind: TokenType) -> str:
-        """Return the token's subject, or raise AuthError saying why it was refused."""
+    def verify(self, token: str, kind: TokenType, *, allow_expired: bool = False) -> Claims:
+        """The token's claims, or AuthError saying why it was refused.
+
+        `allow_expired` is for logout only: ending a session needs proof of holding one of its
+        tokens, not a live one.
+        """
+        if kind == "access" and not allow_expired:
+            with self._checked_lock:
+                known = self._checked.get(token)
+            if known is not None:
+                if known.expires_at <= datetime.now(UTC):
+                    raise AuthError("token expired")
+                return known
+        claims = self._decode(token, kind, allow_expired=allow_expired)
+        if kind == "access" and not allow_expired:
+            with self._checked_lock:
+                self._checked[token] = claims
+                while len(self._checked) > CHECKED_TOKENS:
+                    self._checked.popitem(last=False)
+        return claims
+
+    def _decode(self, token: str, kind: TokenType, *, allow_expired: bool) -> Claims:
         try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "type", "iss"]},
+                options={
+                    "require": ["exp", "iat", "sub", "type", "iss", "jti", "fam", "gen"],
+                    "verify_exp": not allow_expired,
+                },
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("token expired") from exc
@@ -179,7 +277,17 @@ class Tokens:
             raise AuthError("invalid token") from exc
         if claims.get("type") != kind:
             raise AuthError(f"not an {kind} token" if kind == "access" else f"not a {kind} token")
-        return str(claims["sub"])
+        generation = claims.get("gen")
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            raise AuthError("invalid token")
+        return Claims(
+            subject=str(claims["sub"]),
+            kind=kind,
+            jti=str(claims["jti"]),
+            family=str(claims["fam"]),
+            generation=generation,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
 
 
 class LoginRateLimiter:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, text
 
 from projections.schema import (
     health,
@@ -21,6 +21,7 @@ from projections.schema import (
     rm_orders,
     rm_positions,
 )
+from projections.tracking import TRACKING_TABLE
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 D = Decimal
@@ -94,6 +95,18 @@ def event_row(notification_id: int, event_type: str, **overrides: Any) -> dict[s
     return row
 
 
+def created_event(notification_id: int, aggregate_id: str, event_type: str) -> dict[str, Any]:
+    """The first event of an aggregate: lists of orders and Commands page by its id."""
+    return event_row(
+        notification_id,
+        event_type,
+        originator_id=aggregate_id,
+        originator_version=1,
+        source="BOT",
+        data={},
+    )
+
+
 def seed_account(engine: Engine) -> None:
     """A long 0.010 BTC position at 60000 with a mark of 60500, a stop and a take-profit."""
     with engine.begin() as conn:
@@ -132,20 +145,25 @@ def seed_account(engine: Engine) -> None:
                 updated_at=NOW,
             )
         )
+        orders = [
+            order_row("ae-limit"),
+            order_row(
+                "aesl-stop",
+                is_algo=True,
+                type="STOP_MARKET",
+                side="SELL",
+                price=D(0),
+                stop_price=D("59000"),
+                close_position=True,
+            ),
+            order_row("ae-done", status="FILLED", is_open=False),
+        ]
+        conn.execute(insert(rm_orders), orders)
         conn.execute(
-            insert(rm_orders),
+            insert(rm_events),
             [
-                order_row("ae-limit"),
-                order_row(
-                    "aesl-stop",
-                    is_algo=True,
-                    type="STOP_MARKET",
-                    side="SELL",
-                    price=D(0),
-                    stop_price=D("59000"),
-                    close_position=True,
-                ),
-                order_row("ae-done", status="FILLED", is_open=False),
+                created_event(1000 + n, order["id"], "Order.Placed")
+                for n, order in enumerate(orders)
             ],
         )
         conn.execute(
@@ -209,16 +227,22 @@ def seed_events(engine: Engine, count: int = 30) -> None:
     types = ["Order.Filled", "Position.Changed", "Account.BalanceChanged"]
     sources = ["WEBSOCKET", "REST", "RECONCILER"]
     with engine.begin() as conn:
-        # This world's events replace what init-db projected (the first config version).
-        conn.execute(delete(rm_events))
+        # This world's events replace what init-db projected (the first config version); the
+        # creation events of seeded orders and Commands (ids from 1000) stay.
+        conn.execute(delete(rm_events).where(rm_events.c.notification_id < 1000))
         conn.execute(
             insert(rm_events),
             [event_row(n, types[n % 3], source=sources[n % 3]) for n in range(1, count + 1)],
         )
 
 
-def seed_command(engine: Engine, command_id: str, status: str = "SUCCEEDED") -> None:
+def seed_command(
+    engine: Engine, command_id: str, status: str = "SUCCEEDED", notification_id: int = 2000
+) -> None:
     with engine.begin() as conn:
+        conn.execute(
+            insert(rm_events).values(**created_event(notification_id, command_id, "Command.Filed"))
+        )
         conn.execute(
             insert(rm_commands).values(
                 id=command_id,
@@ -235,5 +259,16 @@ def seed_command(engine: Engine, command_id: str, status: str = "SUCCEEDED") -> 
                 reason="",
                 created_at=NOW,
                 updated_at=NOW,
+            )
+        )
+
+
+def advance_projection(engine: Engine) -> None:
+    """What the projector does with every batch: move its tracking position on."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE {TRACKING_TABLE} SET notification_id = notification_id + 1 "
+                "WHERE application_name = 'Trading'"
             )
         )

@@ -11,6 +11,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from alphaengine.bootstrap import init_schema
 from alphaengine.settings import SettingsError, load_settings
 from tests.web.conftest import Web, make_settings
 from web.app import create_app
@@ -126,6 +127,7 @@ def test_bad_login_bodies_are_422_naming_the_field(web: Web) -> None:
 
 def test_login_attempts_are_rate_limited_per_client(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
+    init_schema(settings)
     password = ensure_admin_password(settings)
     assert password is not None
     app = create_app(settings, login_attempts=3, login_window=60)
@@ -170,6 +172,7 @@ def test_configured_hash_is_used_and_nothing_is_generated(tmp_path: Path) -> Non
     secrets_file = tmp_path / "secrets.yaml"
     secrets_file.write_text(f"web:\n  admin_password_hash: '{hash_password('s3cret-pass')}'\n")
     settings = load_settings(data_dir=tmp_path, secrets_file=secrets_file, environ={})
+    init_schema(settings)
     assert ensure_admin_password(settings) is None
     assert not (tmp_path / PASSWORD_HASH_FILE).exists()
     with TestClient(create_app(settings)) as client:

@@ -6,15 +6,20 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Header, HTTPException, Query
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection
 
-from aggregates.command import CommandKind, CommandStatus
+from aggregates.command import Command, CommandKind, CommandStatus
+from alphaengine.trading import Trading
+from projections.jsonable import jsonable
 from web.context import Context, User
-from web.routes.params import MAX_ID
+from web.routes.conditional import JSON, conditional_get, projection
+from web.routes.params import Cursor, as_id
 from web.services import commands as service
-from web.services import feed
+from web.services import feed, responses
+from web.services.responses import Part
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/commands", tags=["commands"])
@@ -22,37 +27,61 @@ router = APIRouter(prefix="/api/commands", tags=["commands"])
 
 @router.get("")
 async def list_commands(
+    request: Request,
     context: Context,
     user: User,
     status: CommandStatus | None = None,
     kind: CommandKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> dict[str, Any]:
-    items = await context.database.read_async(
-        lambda c: feed.commands(
-            c,
+    cursor: Cursor = None,
+) -> Response:
+    """Newest first, as projected (a Command filed a moment ago may not be listed yet)."""
+    before = as_id(cursor, "cursor")
+
+    def build(conn: Connection) -> dict[str, Any]:
+        items, next_cursor = feed.commands(
+            conn,
             status=status.value if status else None,
             kind=kind.value if kind else None,
             limit=limit,
-            offset=offset,
+            cursor=before,
         )
-    )
-    return {"items": items}
+        return {"items": items, "next_cursor": next_cursor}
+
+    return await conditional_get(request, context, projection, build)
+
+
+def _stamp_parts(_: Connection) -> list[Part]:
+    return [responses.projection_position(), responses.event_store_head()]
+
+
+def _from_store(trading: Trading, command_id: UUID) -> dict[str, Any] | None:
+    try:
+        aggregate: Any = trading.repository.get(command_id)
+    except AggregateNotFoundError:
+        return None
+    return aggregate.as_dict() if isinstance(aggregate, Command) else None
 
 
 @router.get("/{command_id}")
-async def get_command(command_id: UUID, context: Context, user: User) -> dict[str, Any]:
-    found = await context.database.read_async(lambda c: feed.command(c, command_id))
-    if found is not None:
-        return found
-    # Filed a moment ago and not projected yet: the event store has it already.
-    trading = await run_in_threadpool(context.trading)
-    try:
-        command = await run_in_threadpool(trading.get_command, command_id)
-    except Exception as exc:
-        raise HTTPException(404, f"no command {command_id}") from exc
-    return command.as_dict()
+async def get_command(command_id: UUID, request: Request, context: Context, user: User) -> Response:
+    """From the read model, or from the event store while it is not projected yet."""
+    key = f"{request.url.path}?"
+
+    def read(conn: Connection) -> tuple[str, dict[str, Any] | None]:
+        tag = responses.etag(key, responses.stamp(conn, _stamp_parts(conn)))
+        return tag, feed.command(conn, command_id)
+
+    tag, found = await context.database.read_async(read)
+    if responses.matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    if found is None:
+        # Filed a moment ago and not projected yet: the event store has it already. Asked with
+        # no read connection held (the Trading app has its own pool).
+        found = await context.with_trading(lambda trading: _from_store(trading, command_id))
+        if found is None:
+            raise HTTPException(404, f"no command {command_id}")
+    return Response(responses.encode(jsonable(found)), media_type=JSON, headers={"ETag": tag})
 
 
 @router.post("", status_code=202)
@@ -72,10 +101,11 @@ async def post_command(
     ],
 ) -> JSONResponse:
     payload = service.validated_payload(body)
-    trading = await run_in_threadpool(context.trading)
     try:
-        command_id, new, command = await run_in_threadpool(
-            service.submit, trading, body.kind, payload, username=user, key=idempotency_key
+        command_id, new, command = await context.with_trading(
+            lambda trading: service.submit(
+                trading, body.kind, payload, username=user, key=idempotency_key
+            )
         )
     except service.IdempotencyConflict as exc:
         raise HTTPException(409, str(exc)) from exc

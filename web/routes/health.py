@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from web.context import Context
 from web.services import health as health_service
+from web.services.database import DatabaseBusy
 from web.services.encoding import iso
 
 log = structlog.get_logger(__name__)
@@ -23,7 +24,7 @@ async def get_health(context: Context) -> Any:
     mode = context.settings.mode
     try:
         return await context.database.read_async(lambda c: health_service.report(c, mode=mode))
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, DatabaseBusy) as exc:
         log.error("health: database unreachable", error=type(exc).__name__)
         return JSONResponse(
             {

@@ -11,19 +11,20 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
-from alphaengine.runtime_config import ConfigError, RuntimeConfig, stored_config
 from projections.schema import (
     market_candles,
     market_marks,
     rm_balances,
     rm_engine,
     rm_equity,
+    rm_events,
     rm_fills,
     rm_orders,
     rm_positions,
 )
+from web.services.config import shown_config
 from web.services.encoding import iso, jsonable, jsonable_dict, row_dict
 
 QUOTE_ASSET = "USDT"
@@ -48,17 +49,8 @@ def current_market(conn: Connection) -> Market:
 
     A config that no longer loads still names its market; failing that, the defaults.
     """
-    stored = stored_config(conn)
-    try:
-        config = stored.parsed()
-    except ConfigError:
-        body, defaults = stored.body, RuntimeConfig()
-        trading, strategy = body.get("trading") or {}, body.get("strategy") or {}
-        return Market(
-            symbol=str(trading.get("symbol") or defaults.trading.symbol),
-            interval=str(strategy.get("timeframe") or defaults.strategy.timeframe),
-        )
-    return Market(symbol=config.trading.symbol, interval=config.strategy.timeframe)
+    shown = shown_config(conn)
+    return Market(symbol=shown.symbol, interval=shown.interval)
 
 
 def engine_state(conn: Connection) -> dict[str, Any]:
@@ -119,25 +111,66 @@ def positions(conn: Connection) -> list[dict[str, Any]]:
 
 def _order(row: Any) -> dict[str, Any]:
     data = row_dict(row)
+    data.pop("created_id", None)
     data["protective"] = bool(
         row.is_algo or row.type in PROTECTIVE_TYPES or row.reduce_only or row.close_position
     )
     return data
 
 
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str | None = None
+    side: str | None = None
+    type: str | None = None
+    origin: str | None = None
+    is_open: bool | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+
+def _created(aggregate_id: Any) -> Any:
+    """Join condition to an aggregate's first event, whose notification id orders and pages it."""
+    return and_(rm_events.c.originator_id == aggregate_id, rm_events.c.originator_version == 1)
+
+
 def orders(
-    conn: Connection, *, is_open: bool | None = None, limit: int = 100, offset: int = 0
-) -> list[dict[str, Any]]:
-    query = select(rm_orders).order_by(rm_orders.c.created_at.desc(), rm_orders.c.id)
-    if is_open is not None:
-        query = query.where(rm_orders.c.is_open == is_open)
-    return [_order(r) for r in conn.execute(query.limit(limit).offset(offset)).all()]
+    conn: Connection,
+    f: OrderFilter | None = None,
+    *,
+    limit: int = 50,
+    cursor: int | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first by the notification that created each order; `cursor` is the previous
+    page's `next_cursor` (that notification id). A page never shifts as new orders arrive."""
+    f = f or OrderFilter()
+    c = rm_orders.c
+    created = rm_events.c.notification_id
+    query = select(rm_orders, created.label("created_id")).join(rm_events, _created(c.id))
+    for column, value in (
+        (c.status, f.status),
+        (c.side, f.side),
+        (c.type, f.type),
+        (c.origin, f.origin),
+        (c.is_open, f.is_open),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.since is not None:
+        query = query.where(c.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(c.created_at < f.until)
+    if cursor is not None:
+        query = query.where(created < cursor)
+    rows = conn.execute(query.order_by(created.desc()).limit(limit + 1)).all()
+    items = [_order(r) for r in rows[:limit]]
+    return items, (int(rows[limit - 1].created_id) if len(rows) > limit else None)
 
 
 def fills(
     conn: Connection,
     *,
-    limit: int = 100,
+    limit: int = 50,
     before: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -151,6 +184,20 @@ def fills(
     if until is not None:
         query = query.where(rm_fills.c.time < until)
     return [row_dict(r) for r in conn.execute(query.limit(limit)).all()]
+
+
+def fills_page(
+    conn: Connection,
+    *,
+    limit: int,
+    before: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    rows = fills(conn, limit=limit + 1, before=before, since=since, until=until)
+    items = rows[:limit]
+    more = len(rows) > limit
+    return {"items": items, "next_cursor": items[-1]["notification_id"] if more else None}
 
 
 def today_pnl(conn: Connection, unrealized: Decimal, *, now: datetime | None = None) -> Decimal:
@@ -167,34 +214,56 @@ def today_pnl(conn: Connection, unrealized: Decimal, *, now: datetime | None = N
     return realized - fees + unrealized
 
 
+def epoch_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def from_epoch_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
 def candles(
     conn: Connection,
     symbol: str,
     interval: str,
     *,
-    limit: int = 500,
+    limit: int = 200,
     since: datetime | None = None,
-) -> list[dict[str, Any]]:
+    before: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The latest `limit` closed candles before `before`, oldest first; the cursor for older
+    ones is the first candle's open time in epoch milliseconds."""
+    c = market_candles.c
     query = (
         select(market_candles)
-        .where(market_candles.c.symbol == symbol, market_candles.c.interval == interval)
-        .order_by(market_candles.c.open_time.desc())
+        .where(c.symbol == symbol, c.interval == interval)
+        .order_by(c.open_time.desc())
     )
     if since is not None:
-        query = query.where(market_candles.c.open_time >= since)
-    rows = conn.execute(query.limit(limit)).all()
-    return [row_dict(r) for r in reversed(rows)]
+        query = query.where(c.open_time >= since)
+    if before is not None:
+        query = query.where(c.open_time < before)
+    rows = conn.execute(query.limit(limit + 1)).all()
+    chosen = list(reversed(rows[:limit]))
+    more = len(rows) > limit
+    return [row_dict(r) for r in chosen], (epoch_ms(chosen[0].open_time) if more else None)
 
 
-def equity(conn: Connection, *, limit: int = 1000, since: datetime | None = None) -> list[Any]:
-    """The wallet balance after each change (oldest first), then one live point with unrealized.
+def equity(
+    conn: Connection, *, limit: int = 500, since: datetime | None = None, before: int | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The wallet balance after each change, oldest first; the cursor for older points is the
+    first point's notification id.
 
     Historic points are realized equity (the wallet); the mark at those moments is not kept.
     """
     query = select(rm_equity).order_by(rm_equity.c.notification_id.desc())
     if since is not None:
         query = query.where(rm_equity.c.time >= since)
-    rows = list(reversed(conn.execute(query.limit(limit)).all()))
+    if before is not None:
+        query = query.where(rm_equity.c.notification_id < before)
+    rows = conn.execute(query.limit(limit + 1)).all()
+    chosen = list(reversed(rows[:limit]))
     points = [
         {
             "notification_id": r.notification_id,
@@ -205,9 +274,9 @@ def equity(conn: Connection, *, limit: int = 1000, since: datetime | None = None
             "fees": jsonable(r.fees),
             "position_quantity": jsonable(r.position_quantity),
         }
-        for r in rows
+        for r in chosen
     ]
-    return points
+    return points, (chosen[0].notification_id if len(rows) > limit else None)
 
 
 def dashboard(conn: Connection) -> dict[str, Any]:
@@ -217,7 +286,7 @@ def dashboard(conn: Connection) -> dict[str, Any]:
     all_balances = balances(conn)
     quote = next((b for b in all_balances if b["asset"] == QUOTE_ASSET), None)
     wallet = Decimal(quote["wallet_balance"]) if quote else None
-    open_orders = orders(conn, is_open=True, limit=200)
+    open_orders, _ = orders(conn, OrderFilter(is_open=True), limit=200)
     engine = engine_state(conn)
     return jsonable_dict(
         {
@@ -238,5 +307,6 @@ def dashboard(conn: Connection) -> dict[str, Any]:
                 {"code": code, **detail} for code, detail in sorted(engine["alarms"].items())
             ],
             "as_of": datetime.now(UTC),
+            "time_zone": "UTC",
         }
     )

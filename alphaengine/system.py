@@ -36,7 +36,13 @@ import structlog
 from alphaengine.bootstrap import configured_symbol, init_schema
 from alphaengine.lease import BotLease, LeaseHeld
 from alphaengine.runtime_config import ConfigError, RuntimeConfig, load_config_file
-from alphaengine.settings import MODES, Settings, SettingsError, load_settings
+from alphaengine.settings import (
+    MODES,
+    Settings,
+    SettingsError,
+    check_secrets_permissions,
+    load_settings,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -296,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         try:
             settings = load_settings(mode=args.mode, data_dir=args.data_dir)
+            for warning in check_secrets_permissions(settings):
+                print(f"alphaengine: warning: {warning}", file=sys.stderr, flush=True)
             seed = load_config_file(args.runtime_config) if args.runtime_config else RuntimeConfig()
         except (SettingsError, ConfigError) as exc:
             return _refuse(str(exc))

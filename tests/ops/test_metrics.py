@@ -21,6 +21,7 @@ from aggregates.envelope import Source
 from alphaengine.bootstrap import init_schema, open_trading
 from alphaengine.settings import Settings, SettingsError, load_settings
 from processes.stats import StatsWriter
+from projections.projector import Projector
 from projections.schema import rm_commands
 from tests.core.story import T0, balance
 from tests.web.seed import NOW, seed_account
@@ -66,7 +67,8 @@ def command_row(key: str, status: str, seconds: float) -> dict[str, Any]:
 def seed(settings: Settings, engine: Engine) -> int:
     """The web's account fixture, three commands, the bot's counters, unprojected events.
 
-    Returns the last notification id: nothing is projected, so that is the projection lag.
+    Returns the projection lag: the events recorded here are not projected (init-db projected
+    only its own).
     """
     seed_account(engine)
     with engine.begin() as conn:
@@ -97,7 +99,7 @@ def seed(settings: Settings, engine: Engine) -> int:
         envelope = trading.envelope(Source.REST)
         trading.record_balance(balance("10000", T0), envelope)
         trading.record_balance(balance("10001", T0 + timedelta(seconds=1)), envelope)
-        return int(trading.recorder.max_notification_id() or 0)
+        return Projector.for_trading(trading).lag()
     finally:
         trading.close()
 

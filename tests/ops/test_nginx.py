@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
+from alphaengine.bootstrap import init_schema
+from alphaengine.settings import load_settings
 from alphaengine.store import make_engine, sqlite_url
 from projections.schema import rm_events
 from tests.ops.nginx import (
@@ -61,6 +63,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     certificate = self_signed_certificate(tmp)
     tls = ssl.create_default_context(cafile=str(certificate.cert))
     env = clean_env(data_dir, ALPHAENGINE_ADMIN_PASSWORD_HASH=hash_password(TEST_PASSWORD))
+    init_schema(load_settings(data_dir=data_dir, secrets_file=tmp / "none.yaml", environ={}))
     args = ["-m", "web", "--data-dir", str(data_dir), "--port", str(ports.web)]
     site = render(SITE_CONFIG.read_text(), ports, certificate, tmp)
     with (
@@ -146,7 +149,9 @@ def test_the_live_stream_passes_through_unbuffered(proxy: Proxy, token: str) -> 
             assert time.monotonic() - started < 1.0, "the first message was held back"
 
             with engine.begin() as conn:
-                conn.execute(insert(rm_events).values(**event_row(1, "Engine.Paused")))
+                # Past every projected notification (init-db projected its own).
+                top = conn.execute(select(func.max(rm_events.c.notification_id))).scalar() or 0
+                conn.execute(insert(rm_events).values(**event_row(top + 1, "Engine.Paused")))
             inserted = time.monotonic()
             data = next(
                 line.removeprefix("data:").strip()
@@ -157,7 +162,7 @@ def test_the_live_stream_passes_through_unbuffered(proxy: Proxy, token: str) -> 
             assert time.monotonic() - inserted < 2.5
     finally:
         engine.dispose()
-    assert json.loads(data)["notification_id"] == 1
+    assert json.loads(data)["notification_id"] == top + 1
 
 
 def test_request_bodies_are_limited(proxy: Proxy, token: str) -> None:

@@ -65,6 +65,8 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -132,6 +132,7 @@ class Executor:
         self._queued: set[UUID] = set()
         self._dispatched_here: set[UUID] = set()
         self._legs_pending = 0
+        self._busy = 0
         self._catch_up_task: asyncio.Task[None] | None = None
         # Stage timings of the fast path (seconds), for the latency benchmark's breakdown.
         self.timings: list[dict[str, float]] = []
@@ -155,6 +156,11 @@ class Executor:
         if client_order_id.startswith(ids.CLIENT_ORDER_ID_PREFIX):
             self._legs_pending += 1
             self._protect.put_nowait(_Work(filled_order=client_order_id))
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing being carried out (tests and status)."""
+        return self._busy == 0 and self._main.empty() and self._protect.empty()
 
     @property
     def protection_in_flight(self) -> bool:
@@ -193,6 +199,7 @@ class Executor:
     async def _work(self, lane: asyncio.Queue[_Work]) -> None:
         while True:
             work = await lane.get()
+            self._busy += 1
             try:
                 if work.filing is not None:
                     await self._file(work.filing, work.queued_at)
@@ -218,6 +225,7 @@ class Executor:
                 if work.filled_order is not None:
                     self._legs_pending -= 1
                 self.handled += 1
+                self._busy -= 1
 
     # ---- the fast path --------------------------------------------------------------------
     async def _file(self, filing: Filing, queued_at: float) -> None:

@@ -28,7 +28,7 @@ from aggregates.position import Position
 from alphaengine.trading import Trading
 from projections import schema
 from projections.jsonable import jsonable
-from projections.tracking import FollowerTracking, ReadModelRecorder
+from projections.tracking import FollowerTracking, ReadModelRecorder, projection_lag
 
 APPLICATION = "Trading"
 
@@ -47,7 +47,8 @@ class Projector:
         return self.recorder.position(APPLICATION)
 
     def lag(self) -> int:
-        return max(int(self.trading.recorder.max_notification_id() or 0) - self.position(), 0)
+        with self.recorder.datastore.engine.connect() as conn:  # type: ignore[union-attr]
+            return projection_lag(conn)
 
     def catch_up(self, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
         processed = 0

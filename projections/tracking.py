@@ -15,12 +15,31 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import CursorResult, insert, update
+from sqlalchemy import Connection, CursorResult, column, func, insert, select, table, update
 from sqlalchemy.orm import Session
 
 from alphaengine.trading import Trading
 
 TRACKING_TABLE = "projections_tracking"
+PROJECTOR = "Trading"  # the projector's row in the tracking table
+# The Trading application's notification log, as eventsourcing-sqlalchemy names it.
+_events = table("trading_events", column("id"))
+_tracking = table(TRACKING_TABLE, column("application_name"), column("notification_id"))
+
+
+def projection_lag(conn: Connection) -> int:
+    """Notifications in the log the projector has not applied yet, read on `conn` (the one
+    definition: the projector asks it of its own connection, the web of a request's)."""
+    last = conn.execute(select(func.max(_events.c.id))).scalar() or 0
+    tracked = (
+        conn.execute(
+            select(func.max(_tracking.c.notification_id)).where(
+                _tracking.c.application_name == PROJECTOR
+            )
+        ).scalar()
+        or 0
+    )
+    return max(0, int(last) - int(tracked))
 
 
 class FollowerTracking(SQLAlchemyTrackingRecorder):

@@ -186,9 +186,8 @@ async def test_foreign_negative_and_future_klines_are_skipped_and_counted(world:
         frame("btcusdt@kline_1m", {"e": "kline", "k": {"x": True}}),
         "not json {",
     ]
-    for sub in list(world.sim.hub.market):
-        for text in bad:
-            sub.send(text)
+    # Over the wire: the simulator sends each frame as it is, to every market socket.
+    await add_fault(world.sim, kind="raw_frames", target="market", frames=bad)
     await eventually(lambda: stream.malformed == len(bad), timeout=10)
     assert world.connection.metrics["malformed_messages"] == len(bad)
     # The future kline did not blind the stream: real candles keep coming.

@@ -152,12 +152,10 @@ async def test_a_thousand_malformed_messages_are_skipped_and_counted(world: Worl
         json.dumps({**good, "a": {"m": "ORDER", "B": [{"a": "USDT", "wb": "lots"}]}}),
         "not json at all",
     ]
-    sockets = [sub for sub in world.sim.hub.users if sub.listen_key == stream.listen_key]
-    assert sockets
-    for i in range(1000):
-        # Written straight onto the simulator's socket: /_sim has no fault that sends raw text.
-        for sub in sockets:
-            sub.send(bad[i % len(bad)])
+    # Over the wire: the simulator sends each frame as it is, to every user-data socket.
+    await add_fault(
+        world.sim, kind="raw_frames", target="user", frames=[bad[i % len(bad)] for i in range(1000)]
+    )
     await eventually(lambda: world.ingestor.counters["malformed"] == 1000, timeout=20)
     await world.place("ae-m1", "BUY", "0.010")
     trades = world.sim.state()["trades"]

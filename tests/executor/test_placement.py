@@ -3,13 +3,13 @@ orders")."""
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 from aggregates.ids import client_order_id_for
 from alphaengine.trading import Dispatched
 from processes.command_plans import Draft
 from tests.executor.conftest import World, add_fault
+from tests.waiting import eventually
 
 ENTRY = {"side": "BUY", "type": "MARKET", "quantity": "0.010"}
 
@@ -58,7 +58,7 @@ async def test_same_decision_twice_is_one_command_and_one_order(world: World) ->
     world.executor.notify(second)
     command = await world.finished(first)
     assert command.status == "SUCCEEDED"
-    await asyncio.sleep(0.3)
+    await eventually(lambda: world.executor.idle)  # the second notification was handled too
     assert world.client_id_count(client_order_id_for(first)) == 1
     assert world.sim_position() == Decimal("0.010")
 

@@ -5,31 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 
 from projections.schema import health
-from projections.tracking import TRACKING_TABLE
+from projections.tracking import projection_lag
 from web.services.account import engine_state
 from web.services.encoding import iso
 
 AGE_KEYS = ("bot_heartbeat", "user_stream_message", "market_stream_message", "reconcile")
 # Beyond this a stream or heartbeat counts as stale and the bot is reported not ready.
 STALE_AFTER_SECONDS = 120.0
-
-
-def projection_lag(conn: Connection) -> int:
-    """Notifications in the Trading log the projector has not processed yet."""
-    last = conn.execute(text("SELECT max(id) FROM trading_events")).scalar() or 0
-    tracked = (
-        conn.execute(
-            text(
-                f"SELECT max(notification_id) FROM {TRACKING_TABLE} WHERE application_name = :app"
-            ),
-            {"app": "Trading"},
-        ).scalar()
-        or 0
-    )
-    return max(0, int(last) - int(tracked))
 
 
 def report(conn: Connection, *, mode: str, now: datetime | None = None) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class WebSection(BaseModel):
     # Request bodies above this are refused (413) before they are read into memory.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     # Requests handled at once; beyond it the web answers 503 with Retry-After at once.
-    max_in_flight: int = Field(default=64, ge=1, le=10_000)
+    max_in_flight: int = Field(default=256, ge=1, le=10_000)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -7,6 +7,7 @@ schema `python -m alphaengine init-db` created; the web only checks it is there.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -61,6 +62,19 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvi
     )
 
 
+def quiet_garbage_collector() -> None:
+    """Keep the cyclic garbage collector from pausing every request for 100+ ms.
+
+    Everything alive at start-up (modules, the app, its schemas, SQLAlchemy's caches) is moved
+    out of the collector's view: a full collection otherwise walks all of it again and again,
+    with the GIL held, while requests wait (measured: pauses of 200-400 ms every few seconds
+    at 200 req/s). Requests make little cyclic garbage, so collections can also be rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.umask(UMASK)
     args = parse_args(argv)
@@ -82,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"login: {ADMIN_USERNAME} / {password}  (generated; shown only this once)")
     print(f"dashboard: http://{host}:{port}", flush=True)
     log.info("web listening", host=host, port=port, mode=settings.mode)
-    uvicorn.Server(server_config(app, settings, host, port)).run()
+    server = uvicorn.Server(server_config(app, settings, host, port))
+    quiet_garbage_collector()
+    server.run()
     return 0
 
 

@@ -45,6 +45,14 @@ class WebContext:
     _trading_threads: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(TRADING_THREADS)
     )
+    # argon2 (the library's defaults) takes 64 MiB per hash or check: one at a time keeps the
+    # web's memory bounded however many logins arrive together.
+    password_threads: anyio.CapacityLimiter = field(
+        default_factory=lambda: anyio.CapacityLimiter(1)
+    )
+
+    async def password_work(self, work: Callable[[], R]) -> R:
+        return await anyio.to_thread.run_sync(work, limiter=self.password_threads)
 
     def trading(self) -> Trading:
         """The Trading app, opened on first use (synchronous: call from a worker thread)."""

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
@@ -81,7 +82,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until(
-    check: Callable[[], Any], *, timeout: float, what: str, proc: Running | None = None
+    check: Callable[[], Any],
+    *,
+    timeout: float,
+    what: str,
+    proc: Running | None = None,
+    step: float = 0.2,
 ) -> Any:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -94,7 +100,7 @@ def wait_until(
                 return result
         except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
             last_error = exc
-        time.sleep(0.2)
+        time.sleep(step)  # the poll interval of a bounded wait on `check`
     details = proc.output()[-4000:] if proc is not None else ""
     raise AssertionError(f"timed out waiting for {what} (last error: {last_error})\n{details}")
 
@@ -130,3 +136,22 @@ def paper_system(tmp: Path, *, timeout: float = 90.0) -> Iterator[System]:
         wait_until(bot_alive, timeout=timeout, what="the bot's heartbeat via /health", proc=proc)
         simulator_url = proc.line_starting("simulator:") or ""
         yield System(proc=proc, web_url=web_url, simulator_url=simulator_url)
+
+
+def raw_request(url: str, head: bytes, body_chunks: int = 0, chunk: bytes = b"") -> bytes:
+    """Send a request by hand (headers, then up to `body_chunks` chunks) and read the answer."""
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            for _ in range(body_chunks):
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed: the rest is never read
+        received = b""
+        while b"\r\n\r\n" not in received:
+            data = sock.recv(65536)
+            if not data:
+                break
+            received += data
+    return received

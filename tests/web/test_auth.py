@@ -127,6 +127,7 @@ def test_bad_login_bodies_are_422_naming_the_field(web: Web) -> None:
 
 def test_login_attempts_are_rate_limited_per_client(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
+    init_schema(settings)
     password = ensure_admin_password(settings)
     assert password is not None
     app = create_app(settings, login_attempts=3, login_window=60)

@@ -9,7 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.web.processes import REPO_ROOT, clean_env, free_port, running, wait_until
+from tests.web.processes import (
+    REPO_ROOT,
+    clean_env,
+    free_port,
+    raw_request,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +93,37 @@ def test_web_alone_generates_a_password_once_and_serves_the_api(tmp_path: Path) 
         )
         assert login.status_code == 200
     assert password not in again.output()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_200_mb_streamed_login_body_is_refused_without_buffering(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = clean_env(data_dir)
+    init_db(data_dir, env)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(start_args(data_dir, port), env=env, log=tmp_path / "web.log") as proc:
+        wait_until(
+            lambda: httpx.get(f"{url}/health").status_code == 200,
+            timeout=30,
+            what="/health",
+            proc=proc,
+        )
+        before = rss_kib(proc.process.pid)
+        head = (
+            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        piece = b"x" * 65536
+        chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        # 3,200 chunks of 64 KiB: 200 MiB offered, with no Content-Length to check up front.
+        answer = raw_request(url, head, body_chunks=3200, chunk=chunk)
+        after = rss_kib(proc.process.pid)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert after - before < 20 * 1024, (before, after)

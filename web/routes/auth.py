@@ -14,7 +14,6 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from web.auth import ADMIN_USERNAME, AuthError, hash_password, verify_password
 from web.context import Context, Session
@@ -71,9 +70,8 @@ async def login(body: Login, request: Request, context: Context) -> dict[str, An
     client = _client(request)
     _count_attempt(context, client)
     # Always verify (even for a wrong username) so timing does not reveal which part was wrong.
-    password_ok = await run_in_threadpool(
-        verify_password, context.sessions.password_hash, body.password
-    )
+    password_hash = await context.sessions.password_hash()
+    password_ok = await context.password_work(lambda: verify_password(password_hash, body.password))
     user_ok = hmac.compare_digest(body.username.encode(), ADMIN_USERNAME.encode())
     if not (password_ok and user_ok):
         log.warning("login refused", client=client)
@@ -136,13 +134,12 @@ async def change_password(
     _count_attempt(context, f"password:{_client(request)}")
     if body.new_password == body.current_password:
         raise HTTPException(422, "body.new_password: must differ from the current password")
-    ok = await run_in_threadpool(
-        verify_password, context.sessions.password_hash, body.current_password
-    )
+    password_hash = await context.sessions.password_hash()
+    ok = await context.password_work(lambda: verify_password(password_hash, body.current_password))
     if not ok:
         log.warning("password change refused", user=claims.subject)
         raise HTTPException(403, "body.current_password: wrong password")
-    new_hash = await run_in_threadpool(hash_password, body.new_password)
+    new_hash = await context.password_work(lambda: hash_password(body.new_password))
     await context.sessions.change_password(new_hash)
     log.info("password changed; every session ended", user=claims.subject)
     return {"changed": True, "detail": "password changed; every session ended, log in again"}

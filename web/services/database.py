@@ -35,7 +35,7 @@ from alphaengine.store import BUSY_TIMEOUT_MS, configure_engine, is_sqlite
 
 R = TypeVar("R")
 
-READ_CONNECTIONS = 8
+READ_CONNECTIONS = 4
 WRITE_CONNECTIONS = 2
 # How long a request may queue for a connection before it is answered 503 (busy, retry).
 QUEUE_WAIT_SECONDS = 5.0

@@ -57,8 +57,9 @@ class Sessions:
         self._loaded_at = -math.inf
         self._lock = asyncio.Lock()
 
-    @property
-    def password_hash(self) -> str:
+    async def password_hash(self) -> str:
+        """The hash a password is checked against: a change through the API, when there is one."""
+        await self.ensure_fresh()
         return self._state.password_hash
 
     @property

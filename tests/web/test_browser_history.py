@@ -297,4 +297,9 @@ def test_a_config_that_cannot_load_is_shown_prominently(d: Desk) -> None:
     expect(banner).to_contain_text("strategy.name")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
     shoot(page, "config-error-dark-phone")
+    # Every section says so, not only the config's.
+    page.click('nav a[data-view="desk"]')
+    expect(page.locator("#config-banner")).to_contain_text(
+        f"Config version {latest['version'] + 1} cannot be loaded: the bot refuses to trade."
+    )
     page.context.close()

@@ -16,6 +16,20 @@ function status(text, state = "muted") {
   node.className = state;
 }
 
+// A stored config that cannot load stops the bot from trading: said on every section.
+function showLoadError(current) {
+  const message = current.error
+    ? `The stored config (version ${current.version}) cannot be loaded, so the bot refuses to trade: ${current.error}`
+    : "";
+  for (const id of ["config-error", "config-banner"]) $(id).hidden = !message;
+  $("config-error").textContent = message;
+  $("config-banner-text").textContent = message ? `Config version ${current.version} cannot be loaded: the bot refuses to trade.` : "";
+}
+
+export async function checkConfig() {
+  showLoadError(await api("/api/config"));
+}
+
 async function load() {
   const current = await api("/api/config");
   version = current.version;
@@ -23,11 +37,7 @@ async function load() {
   $("config-version").textContent = `version ${version}`;
   $("config-meta").textContent = current.updated_at
     ? `saved ${clock(current.updated_at)} UTC${current.updated_by ? ` by ${current.updated_by}` : ""}` : "";
-  const banner = $("config-error");
-  banner.hidden = !current.error;
-  banner.textContent = current.error
-    ? `The stored config (version ${version}) cannot be loaded, so the bot refuses to trade: ${current.error}`
-    : "";
+  showLoadError(current);
   status("");
 }
 

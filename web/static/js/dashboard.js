@@ -2,7 +2,7 @@
 import { api, ApiError, hasSession, openStream, signOut, username } from "./api.js";
 import { chartsAvailable, EquityChart, PriceChart } from "./charts.js";
 import { onCommandFinished, sendCommand } from "./commands.js";
-import { bindConfigEditor, refreshConfig } from "./config.js";
+import { bindConfigEditor, checkConfig, refreshConfig } from "./config.js";
 import { confirmAction } from "./confirm.js";
 import { renderDesk } from "./desk.js";
 import { addLiveEvent, bindEvents, loadEvents } from "./events.js";
@@ -18,6 +18,7 @@ if (!hasSession()) window.location.replace("/login");
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
+const CONFIG_POLL_MS = 15000;
 const busy = new Set();
 
 let priceChart = null;
@@ -151,7 +152,9 @@ function start() {
     },
     dashboard: (data) => showBoard(data),
   }, (status) => setText("stream-status", status, `badge ${status === "live" ? "ok" : "warn"}`));
+  checkConfig().catch(console.error);
   setInterval(loadHealth, POLL_MS);
+  setInterval(() => checkConfig().catch(console.error), CONFIG_POLL_MS);
   setInterval(() => { if (currentView() === "desk") loadCharts().catch(console.error); }, POLL_MS);
 }
 

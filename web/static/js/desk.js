@@ -37,6 +37,15 @@ const FILL_COLUMNS = [
   { label: "Realized", cell: (f) => amount(f.realized_pnl, pnl), className: "num" },
 ];
 
+const shown = new Map();
+
+function changed(name, rows) {
+  const key = JSON.stringify(rows);
+  if (shown.get(name) === key) return false;
+  shown.set(name, key);
+  return true;
+}
+
 export function renderDesk(data, engineBusy) {
   setText("symbol", `${data.symbol} · ${data.interval}`, "muted");
   for (const node of document.querySelectorAll('[data-unit="base"]')) {
@@ -68,10 +77,16 @@ export function renderDesk(data, engineBusy) {
   setText("bal-equity", money(data.equity), "num");
   setText("pnl-today", pnl(data.today_pnl), `num ${signClass(data.today_pnl)}`);
 
+  // Tables are rebuilt only when they change: a snapshot every few seconds must not replace a
+  // Cancel button under the pointer.
   const open = [...data.open_orders.protective, ...data.open_orders.normal];
-  fillTable($("open-orders"), OPEN_ORDER_COLUMNS, open, { empty: "No open orders" });
-  $("open-orders-count").textContent = open.length ? `${open.length} open` : "";
-  fillTable($("fills"), FILL_COLUMNS, data.last_fills, { empty: "No fills yet" });
+  if (changed("open-orders", open)) {
+    fillTable($("open-orders"), OPEN_ORDER_COLUMNS, open, { empty: "No open orders" });
+    $("open-orders-count").textContent = open.length ? `${open.length} open` : "";
+  }
+  if (changed("fills", data.last_fills)) {
+    fillTable($("fills"), FILL_COLUMNS, data.last_fills, { empty: "No fills yet" });
+  }
 
   const alarms = $("alarms");
   alarms.hidden = data.alarms.length === 0;

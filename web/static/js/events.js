@@ -133,10 +133,18 @@ export function addLiveEvent(event) {
 
 export function bindEvents() {
   const form = $("events-filters");
+  // A choice from a list applies at once; typing waits for a pause in the keystrokes.
   let timer = null;
-  const reload = () => { clearTimeout(timer); timer = setTimeout(() => loadEvents(), 250); };
-  form.addEventListener("input", reload);
-  form.addEventListener("change", reload);
+  form.addEventListener("input", (event) => {
+    if (event.target.tagName === "SELECT") return;
+    clearTimeout(timer);
+    timer = setTimeout(() => loadEvents(), 250);
+  });
+  form.addEventListener("change", (event) => {
+    if (event.target.tagName !== "SELECT") return;
+    clearTimeout(timer);
+    loadEvents();
+  });
   form.addEventListener("submit", (event) => { event.preventDefault(); loadEvents(); });
   $("events-more").addEventListener("click", () => loadEvents({ more: true }));
 }

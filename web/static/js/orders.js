@@ -46,11 +46,12 @@ async function cancelOrder(order, button) {
   if (!confirmed) return;
   button.disabled = true;
   button.textContent = "Cancelling…";
+  const again = () => { button.disabled = false; button.textContent = "Cancel"; };
   try {
-    await sendCommand("CANCEL_ORDER", payload, { key, label: `cancel ${order.client_order_id}` });
+    const command = await sendCommand("CANCEL_ORDER", payload, { key, label: `cancel ${order.client_order_id}` });
+    if (command.status === "REJECTED" || command.status === "FAILED") again();
   } catch {
-    button.disabled = false;
-    button.textContent = "Cancel";
+    again();
   }
 }
 

@@ -18,11 +18,23 @@ function forget() {
   sessionStorage.removeItem(REFRESH);
 }
 
+// One way out: requests failing meanwhile (their session just ended) must not start a second
+// navigation that would abort the first.
+let leaving = false;
+
+function leave() {
+  if (leaving) return;
+  leaving = true;
+  window.location.assign("/login");
+}
+
 // Signing out revokes the tokens on the server too (best effort: the page leaves either way).
 export async function signOut() {
+  if (leaving) return;
   const access = sessionStorage.getItem(ACCESS);
   const refresh = sessionStorage.getItem(REFRESH);
   forget();
+  leaving = true;
   if (access || refresh) {
     try {
       await fetch("/api/auth/logout", {
@@ -38,8 +50,9 @@ export async function signOut() {
 }
 
 function expired() {
+  if (leaving) return;
   forget();
-  window.location.assign("/login");
+  leave();
 }
 
 export function hasSession() {

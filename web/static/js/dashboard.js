@@ -14,7 +14,6 @@ import { bindTrades, loadPerformance, loadTrades } from "./trades.js";
 import { bindTravel, travelFromHash } from "./travel.js";
 import { currentView, registerView, startViews } from "./views.js";
 
-if (!hasSession()) window.location.replace("/login");
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
@@ -158,8 +157,11 @@ function start() {
   setInterval(() => { if (currentView() === "desk") loadCharts().catch(console.error); }, POLL_MS);
 }
 
+// Without a session nothing starts: every request would be refused on the way to the login.
 // Scripts with `defer` (the chart library) run before module scripts' DOMContentLoaded handlers.
-if (document.readyState === "loading") {
+if (!hasSession()) {
+  window.location.replace("/login");
+} else if (document.readyState === "loading") {
   document.addEventListener("DOMContentLoaded", start);
 } else {
   start();

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from aggregates.envelope import Source
@@ -101,6 +102,15 @@ def test_desk_shows_the_recorded_account_in_exchange_time(d: Desk) -> None:
         expect(page.locator("#price-chart canvas").first).to_be_visible()
     shoot(page, "desk-light-desktop")
     page.context.close()
+
+
+def test_the_pages_run_under_a_policy_of_their_own_origin_only(d: Desk) -> None:
+    # Scripts and styles from this origin only: no inline script or style, no CDN. The module's
+    # fixture fails on any refusal the browser reports (a CSP violation is a console error).
+    for path in ("/dashboard", "/login"):
+        policy = httpx.get(f"{d.url}{path}", timeout=5).headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy
+        assert "unsafe-inline" not in policy and "http" not in policy
 
 
 def test_cancel_one_order_after_confirming(d: Desk) -> None:

@@ -14,7 +14,6 @@ import { bindTrades, loadPerformance, loadTrades } from "./trades.js";
 import { bindTravel, travelFromHash } from "./travel.js";
 import { currentView, registerView, startViews } from "./views.js";
 
-
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
 const CONFIG_POLL_MS = 15000;

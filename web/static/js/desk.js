@@ -15,7 +15,7 @@ function orderPrice(order) {
   return isZero(order.price) ? "—" : price(order.price);
 }
 
-export const OPEN_ORDER_COLUMNS = [
+const OPEN_ORDER_COLUMNS = [
   { label: "Kind", cell: (o) => el("span", o.protective ? "protective" : "normal", `tag ${o.protective ? "protective" : ""}`) },
   { label: "Side", cell: (o) => sideTag(o.side) },
   { label: "Type", cell: (o) => o.type },
@@ -52,8 +52,11 @@ export function renderDesk(data, engineBusy) {
     node.textContent = data.symbol.endsWith("USDT") ? `(${data.symbol.slice(0, -4)})` : "";
   }
   const mode = data.engine.mode;
-  setText("engine-mode", data.engine.reason ? `${mode}` : mode, `badge ${mode === "RUNNING" ? "ok" : "warn"}`);
+  setText("engine-mode", mode, `badge ${mode === "RUNNING" ? "ok" : "warn"}`);
   $("engine-mode").title = data.engine.reason ? `Engine ${mode}: ${data.engine.reason}` : `Engine ${mode}`;
+  const why = mode !== "RUNNING" && data.engine.reason ? `${mode}: ${data.engine.reason}` : "";
+  setText("engine-reason", why, "muted");
+  $("engine-reason").hidden = !why;
   // Offer what makes sense now; a command in flight keeps its button disabled meanwhile.
   if (!engineBusy("btn-pause")) $("btn-pause").disabled = mode === "PAUSED";
   if (!engineBusy("btn-resume")) $("btn-resume").disabled = mode === "RUNNING";

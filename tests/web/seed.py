@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, delete, insert, text
 
 from projections.schema import (
     health,
@@ -21,6 +21,7 @@ from projections.schema import (
     rm_orders,
     rm_positions,
 )
+from projections.tracking import TRACKING_TABLE
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 D = Decimal
@@ -258,5 +259,16 @@ def seed_command(
                 reason="",
                 created_at=NOW,
                 updated_at=NOW,
+            )
+        )
+
+
+def advance_projection(engine: Engine) -> None:
+    """What the projector does with every batch: move its tracking position on."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE {TRACKING_TABLE} SET notification_id = notification_id + 1 "
+                "WHERE application_name = 'Trading'"
             )
         )

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from alphaengine.settings import Settings
+from alphaengine.store import make_engine
+from projections.schema import runtime_config
 from tests.web.conftest import Web
+from tests.web.seed import seed_account
+from web.app import create_app
+from web.auth import PASSWORD_HASH_FILE
 
 
 def test_read_then_write_bumps_the_version(web: Web, auth: dict[str, str]) -> None:
@@ -53,3 +63,53 @@ def test_a_bad_field_is_422_naming_it(web: Web, auth: dict[str, str]) -> None:
     assert "body.version" in no_version.json()["message"]
     # Nothing was saved by the refused writes.
     assert web.client.get("/api/config", headers=auth).json()["version"] == read["version"]
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "os.path", "subprocess:Popen", "strategies.loader", "base"]
+)
+def test_a_strategy_outside_the_strategies_package_is_422(
+    web: Web, auth: dict[str, str], name: str
+) -> None:
+    read = web.client.get("/api/config", headers=auth).json()
+    config = read["config"]
+    config["strategy"]["name"] = name
+    response = web.client.put(
+        "/api/config", json={"version": read["version"], "config": config}, headers=auth
+    )
+    assert response.status_code == 422, name
+    assert "body.config.strategy.name" in response.json()["message"]
+    assert web.client.get("/api/config", headers=auth).json()["version"] == read["version"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"strategy": {"name": "../../etc/passwd"}},
+        {"trading": {"symbol": "BTCUSDT", "leverage": 5000}},
+        ["not", "a", "mapping"],
+        "just text",
+    ],
+)
+def test_a_stored_config_that_cannot_load_leaves_the_web_working(
+    settings: Settings, admin_password: tuple[str, str], body: object
+) -> None:
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(update(runtime_config).values(body=body))
+    seed_account(engine)
+    engine.dispose()
+    password, password_hash = admin_password
+    (settings.data_dir / PASSWORD_HASH_FILE).write_text(password_hash)
+    with TestClient(create_app(settings)) as client:  # it starts
+        token = client.post(
+            "/api/auth/login", json={"username": "admin", "password": password}
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        shown = client.get("/api/config", headers=auth)
+        board = client.get("/api/dashboard", headers=auth)
+        candles = client.get("/api/candles", headers=auth)
+    assert shown.status_code == 200
+    assert shown.json()["error"] and shown.json()["config"] == body
+    assert board.status_code == 200 and board.json()["symbol"] == "BTCUSDT"
+    assert candles.status_code == 200 and len(candles.json()["items"]) == 3

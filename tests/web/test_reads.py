@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import Engine, insert
+
+from projections.schema import rm_events, rm_orders
 from tests.web.conftest import Web
-from tests.web.seed import seed_account
+from tests.web.seed import NOW, created_event, order_row, seed_account
 
 
 def test_dashboard_shows_balance_position_pnl_orders_fills_and_alarms(
@@ -126,3 +130,80 @@ def test_unreachable_database_is_503_with_a_clear_message(
         "/api/commands", json={"kind": "CANCEL_ALL"}, headers={**auth, "Idempotency-Key": "k"}
     )
     assert command.status_code == 503
+
+
+def seed_many_orders(engine: Engine) -> list[str]:
+    """Ten orders created one after another (creation notifications 1001..1010)."""
+    rows = [
+        order_row(
+            f"ae-{n}",
+            side="BUY" if n % 2 else "SELL",
+            type="LIMIT" if n % 3 else "STOP_MARKET",
+            status="NEW" if n < 5 else "FILLED",
+            is_open=n < 5,
+            origin="EXTERNAL" if n == 7 else "ENGINE",
+            created_at=NOW - timedelta(minutes=10 - n),
+        )
+        for n in range(1, 11)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(rm_orders), rows)
+        conn.execute(
+            insert(rm_events),
+            [created_event(1000 + n, row["id"], "Order.Placed") for n, row in enumerate(rows, 1)],
+        )
+    return [row["client_order_id"] for row in rows]
+
+
+def test_orders_filters_and_cursor_paging(web: Web, auth: dict[str, str]) -> None:
+    seed_many_orders(web.client.app.state.context.database.engine)  # type: ignore[attr-defined]
+
+    def cids(**params: str) -> list[str]:
+        page = web.client.get("/api/orders", params=params, headers=auth).json()
+        return [o["client_order_id"] for o in page["items"]]
+
+    assert cids() == [f"ae-{n}" for n in range(10, 0, -1)]  # newest first
+    assert cids(side="BUY") == ["ae-9", "ae-7", "ae-5", "ae-3", "ae-1"]
+    assert cids(type="STOP_MARKET") == ["ae-9", "ae-6", "ae-3"]
+    assert cids(status="FILLED", origin="EXTERNAL") == ["ae-7"]
+    assert cids(open="true") == ["ae-4", "ae-3", "ae-2", "ae-1"]
+    since = (NOW - timedelta(minutes=3)).isoformat()
+    until = (NOW - timedelta(minutes=1)).isoformat()
+    assert cids(since=since, until=until) == ["ae-8", "ae-7"]
+
+    seen: list[str] = []
+    params: dict[str, str] = {"limit": "4"}
+    while True:
+        page = web.client.get("/api/orders", params=params, headers=auth).json()
+        seen += [o["client_order_id"] for o in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = str(page["next_cursor"])
+    assert seen == [f"ae-{n}" for n in range(10, 0, -1)]
+
+
+def test_bad_order_filters_are_422(web: Web, auth: dict[str, str]) -> None:
+    for url, field in {
+        "/api/orders?side=LONG": "query.side",
+        "/api/orders?origin=WEB": "query.origin",
+        "/api/orders?type=limit;": "query.type",
+        "/api/orders?limit=501": "query.limit",
+    }.items():
+        response = web.client.get(url, headers=auth)
+        assert response.status_code == 422, url
+        assert field in response.json()["message"], url
+
+
+def test_fills_and_candles_page_by_cursor(web: Web, auth: dict[str, str]) -> None:
+    seed_account(web.client.app.state.context.database.engine)  # type: ignore[attr-defined]
+    page = web.client.get("/api/fills", params={"limit": 2}, headers=auth).json()
+    rest = web.client.get("/api/fills", params={"cursor": page["next_cursor"]}, headers=auth)
+    assert [f["trade_id"] for f in rest.json()["items"]] == [1]
+
+    newest = web.client.get("/api/candles", params={"limit": 2}, headers=auth).json()
+    assert [c["close"] for c in newest["items"]] == ["60006", "60007"]  # oldest first
+    older = web.client.get(
+        "/api/candles", params={"limit": 2, "cursor": newest["next_cursor"]}, headers=auth
+    ).json()
+    assert [c["close"] for c in older["items"]] == ["60005"]
+    assert older["next_cursor"] is None

@@ -12,7 +12,7 @@ from sqlalchemy import insert
 
 from alphaengine.settings import Settings
 from projections.schema import rm_engine, rm_events
-from tests.web.seed import NOW, event_row, seed_events
+from tests.web.seed import NOW, advance_projection, event_row, seed_events
 from tests.web.server import serve
 from web.app import create_app
 from web.auth import Tokens, ensure_admin_password, jwt_secret
@@ -61,7 +61,8 @@ def test_stream_pushes_new_events_and_dashboard_changes(settings: Settings) -> N
     ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        # Only what happens after connecting is pushed: 1..3 existed already.
+        # Only what happens after connecting is pushed: 1..3 existed already. Written as the
+        # projector writes: the rows, and (here just after them) its tracking position.
         with engine.begin() as conn:
             conn.execute(insert(rm_events).values(**event_row(4, "Engine.Paused")))
             conn.execute(
@@ -74,6 +75,7 @@ def test_stream_pushes_new_events_and_dashboard_changes(settings: Settings) -> N
                     updated_at=NOW,
                 )
             )
+        advance_projection(engine)
         messages = read_messages(response, paused_board_seen, time.monotonic() + 10)
     events = [json.loads(m["data"]) for m in messages if m.get("event") == "event"]
     assert [e["notification_id"] for e in events] == [4]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -65,7 +64,6 @@ def test_commands_from_the_web_are_carried_out_by_the_bot(tmp_path: Path) -> Non
 
         # A market order from the web reaches the exchange exactly once, even if POSTed twice.
         order = {"side": "BUY", "type": "MARKET", "quantity": "0.002"}
-        started = time.monotonic()
         filed = client.post(
             "/api/commands",
             json={"kind": "PLACE_ORDER", "payload": order},
@@ -79,8 +77,6 @@ def test_commands_from_the_web_are_carried_out_by_the_bot(tmp_path: Path) -> Non
             timeout=10,
             what="the order at the simulator",
         )
-        post_to_exchange = time.monotonic() - started
-        assert post_to_exchange < 3.0, post_to_exchange  # the bot polls the log, ~20 ms
         placed = carry_out(client, auth, "e2e-buy", "PLACE_ORDER", order)
         assert placed["id"] == filed["id"]
         assert placed["status"] == "SUCCEEDED", placed

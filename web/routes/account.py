@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import Connection
-from sqlalchemy.sql.elements import ColumnElement
 
 from web.context import Context, User
 from web.routes.conditional import conditional_get, projection
@@ -16,6 +15,7 @@ from web.routes.params import INTERVAL_PATTERN, Cursor, as_id, aware, time_range
 from web.services import account as reads
 from web.services import responses
 from web.services import trades as book
+from web.services.responses import Part
 
 router = APIRouter(prefix="/api", tags=["account"])
 
@@ -26,7 +26,7 @@ Status = Annotated[
 ]
 
 
-def _market_parts(conn: Connection, *, candles: str | None = None) -> list[ColumnElement[Any]]:
+def _market_parts(conn: Connection, *, candles: str | None = None) -> list[Part]:
     market = reads.current_market(conn)
     parts = [
         responses.projection_position(),
@@ -41,7 +41,7 @@ def _market_parts(conn: Connection, *, candles: str | None = None) -> list[Colum
 DASHBOARD_KEY = "/api/dashboard?"
 
 
-def dashboard_parts(conn: Connection) -> list[ColumnElement[Any]]:
+def dashboard_parts(conn: Connection) -> list[Part]:
     return [*_market_parts(conn), responses.day()]
 
 
@@ -132,7 +132,7 @@ async def candles(
     before_ms = as_id(cursor, "cursor")
     before = reads.from_epoch_ms(before_ms) if before_ms is not None else None
 
-    def parts(conn: Connection) -> list[ColumnElement[Any]]:
+    def parts(conn: Connection) -> list[Part]:
         return _market_parts(conn, candles=interval or "")
 
     def build(conn: Connection) -> dict[str, Any]:
@@ -205,7 +205,7 @@ async def trades(
 async def performance(request: Request, context: Context, user: User) -> Response:
     """Win rate, PnL, fees, profit factor, drawdown over all closed trades and today's (UTC)."""
 
-    def parts(_: Connection) -> list[ColumnElement[Any]]:
+    def parts(_: Connection) -> list[Part]:
         return [responses.projection_position(), responses.day()]
 
     def build(conn: Connection) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
-from sqlalchemy.sql.elements import ColumnElement
 
 from aggregates.command import Command, CommandKind, CommandStatus
 from alphaengine.trading import Trading
@@ -20,6 +19,7 @@ from web.routes.conditional import JSON, conditional_get, projection
 from web.routes.params import Cursor, as_id
 from web.services import commands as service
 from web.services import feed, responses
+from web.services.responses import Part
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/commands", tags=["commands"])
@@ -51,7 +51,7 @@ async def list_commands(
     return await conditional_get(request, context, projection, build)
 
 
-def _stamp_parts(_: Connection) -> list[ColumnElement[Any]]:
+def _stamp_parts(_: Connection) -> list[Part]:
     return [responses.projection_position(), responses.event_store_head()]
 
 

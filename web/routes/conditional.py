@@ -12,14 +12,14 @@ from typing import Any
 
 from fastapi import Request, Response
 from sqlalchemy import Connection
-from sqlalchemy.sql.elements import ColumnElement
 
 from web.context import WebContext
 from web.services import responses
+from web.services.responses import Part
 
 JSON = "application/json"
 
-Parts = Callable[[Connection], Sequence[ColumnElement[Any]]]
+Parts = Callable[[Connection], Sequence[Part]]
 Build = Callable[[Connection], Any]
 
 
@@ -61,6 +61,6 @@ async def conditional_get(
     )
 
 
-def projection(_: Connection) -> list[ColumnElement[Any]]:
+def projection(_: Connection) -> list[Part]:
     """For answers from the read models only."""
     return [responses.projection_position()]

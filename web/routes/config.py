@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
-from sqlalchemy.sql.elements import ColumnElement
 
 from aggregates.config import VersionConflict
 from alphaengine.runtime_config import (
@@ -26,6 +25,7 @@ from web.routes.conditional import JSON, conditional_get
 from web.services import responses
 from web.services.config import shown_config
 from web.services.encoding import iso
+from web.services.responses import Part
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/config", tags=["config"])
@@ -47,7 +47,7 @@ class Rollback(BaseModel):
     to_version: int = Field(ge=1, description="the version whose body becomes the new latest")
 
 
-def _config_parts(_: Connection) -> list[ColumnElement[Any]]:
+def _config_parts(_: Connection) -> list[Part]:
     return [responses.config_version()]
 
 

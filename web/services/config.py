@@ -7,6 +7,8 @@ working; it is shown with its error, and the bot refuses to trade until it is fi
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,12 +47,23 @@ def _named(body: Any, section: str, key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+# The last row parsed, by its content: validating a config (and finding its strategy module)
+# costs far more than the read, and the dashboard needs the symbol on every request.
+_last: tuple[tuple[Any, ...], ShownConfig] | None = None
+_lock = threading.Lock()
+
+
 def shown_config(conn: Connection) -> ShownConfig:
+    global _last
     row = conn.execute(select(runtime_config)).first()
     if row is None:
         return ShownConfig(
             0, RuntimeConfig().model_dump(mode="json"), None, "", RuntimeConfig(), None
         )
+    key = (row.version, row.updated_at, row.updated_by, json.dumps(row.body, sort_keys=True))
+    with _lock:
+        if _last is not None and _last[0] == key:
+            return _last[1]
     version = int(row.version)
     try:
         config: RuntimeConfig | None = parse_config(
@@ -59,4 +72,7 @@ def shown_config(conn: Connection) -> ShownConfig:
         error = None
     except ConfigError as exc:
         config, error = None, str(exc)
-    return ShownConfig(version, row.body, row.updated_at, str(row.updated_by or ""), config, error)
+    shown = ShownConfig(version, row.body, row.updated_at, str(row.updated_by or ""), config, error)
+    with _lock:
+        _last = (key, shown)
+    return shown

@@ -15,65 +15,83 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, column, func, literal, select, table
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, TextClause, text
 
-from projections.schema import market_candles, market_marks, runtime_config
 from projections.tracking import TRACKING_TABLE
 from web.services.encoding import jsonable
 
 APPLICATION = "Trading"
-_tracking = table(TRACKING_TABLE, column("application_name"), column("notification_id"))
-_events = table("trading_events", column("id"))
 
 
-def projection_position() -> ColumnElement[Any]:
+@dataclass(frozen=True)
+class Part:
+    """One thing an answer depends on: a scalar subquery and its parameters."""
+
+    sql: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+# Plain SQL, each an indexed lookup: built once, so a stamp costs no statement construction.
+PROJECTION_POSITION = Part(
+    f"(SELECT max(notification_id) FROM {TRACKING_TABLE} WHERE application_name = '{APPLICATION}')"
+)
+EVENT_STORE_HEAD = Part("(SELECT max(id) FROM trading_events)")
+CONFIG_VERSION = Part("(SELECT max(version) FROM runtime_config)")
+
+
+def projection_position() -> Part:
     """The last notification the read models include."""
-    return (
-        select(func.max(_tracking.c.notification_id))
-        .where(_tracking.c.application_name == APPLICATION)
-        .scalar_subquery()
-    )
+    return PROJECTION_POSITION
 
 
-def event_store_head() -> ColumnElement[Any]:
+def event_store_head() -> Part:
     """The last notification in the event store (reads from the Trading app, not rm_*)."""
-    return select(func.max(_events.c.id)).scalar_subquery()
+    return EVENT_STORE_HEAD
 
 
-def config_version() -> ColumnElement[Any]:
-    return select(func.max(runtime_config.c.version)).scalar_subquery()
+def config_version() -> Part:
+    return CONFIG_VERSION
 
 
-def mark_time(symbol: str) -> ColumnElement[Any]:
-    return select(market_marks.c.time).where(market_marks.c.symbol == symbol).scalar_subquery()
-
-
-def latest_candle(symbol: str, interval: str) -> ColumnElement[Any]:
-    c = market_candles.c
-    return (
-        select(func.max(c.open_time))
-        .where(c.symbol == symbol, c.interval == interval)
-        .scalar_subquery()
+def mark_time(symbol: str) -> Part:
+    return Part(
+        "(SELECT time FROM market_marks WHERE symbol = :mark_symbol)", (("mark_symbol", symbol),)
     )
 
 
-def day() -> ColumnElement[Any]:
+def latest_candle(symbol: str, interval: str) -> Part:
+    return Part(
+        "(SELECT max(open_time) FROM market_candles"
+        ' WHERE symbol = :candle_symbol AND "interval" = :candle_interval)',
+        (("candle_symbol", symbol), ("candle_interval", interval)),
+    )
+
+
+def day() -> Part:
     """For answers with a 'today' in them: the same data means something else tomorrow."""
-    return literal(datetime.now(UTC).date().isoformat())
+    return Part("(:utc_day)", (("utc_day", datetime.now(UTC).date().isoformat()),))
 
 
 def position(conn: Connection) -> int:
-    return int(conn.execute(select(projection_position())).scalar() or 0)
+    return int(conn.execute(text(PROJECTION_POSITION.sql.strip("()"))).scalar() or 0)
 
 
-def stamp(conn: Connection, parts: Sequence[ColumnElement[Any]]) -> tuple[Any, ...]:
+_statements: dict[tuple[str, ...], TextClause] = {}
+
+
+def stamp(conn: Connection, parts: Sequence[Part]) -> tuple[Any, ...]:
     """Every part in one SELECT: one round trip, whatever the route depends on."""
-    row = conn.execute(select(*parts)).one()
+    key = tuple(part.sql for part in parts)
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements.setdefault(key, text("SELECT " + ", ".join(key)))
+    params = {name: value for part in parts for name, value in part.params}
+    row = conn.execute(statement, params).one()
     return tuple(str(value) if value is not None else None for value in row)
 
 

@@ -1,25 +1,16 @@
-"""A real browser: log in, see the dashboard fed by a paper run, Pause, see the mode change."""
+"""A real browser against the real system in paper mode: log in, see the desk fed by the bot,
+Pause and Resume (carried out by the bot), find the pause in the event log, sign out."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.web.processes import REPO_ROOT, TEST_PASSWORD, paper_system
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-OUTPUT = REPO_ROOT / "test-output"
+from tests.web.browser_session import CHARTS_INSTALLED, CHROMIUM, CHROMIUM_ARGS, shoot, watch
+from tests.web.processes import TEST_PASSWORD, paper_system
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,13 +28,12 @@ pytestmark = [
 def test_login_dashboard_and_pause_in_chromium(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    OUTPUT.mkdir(exist_ok=True)
     with paper_system(tmp_path) as system, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            watch(page, errors)
 
             page.goto(f"{system.web_url}/dashboard")
             page.wait_for_url("**/login")  # no session yet
@@ -56,8 +46,9 @@ def test_login_dashboard_and_pause_in_chromium(tmp_path: Path) -> None:
             expect(page.get_by_test_id("engine-mode")).to_have_text("RUNNING", timeout=20_000)
             expect(page.locator("#trading-mode")).to_have_text("paper", timeout=10_000)
             expect(page.locator("#bal-wallet")).to_contain_text("USDT", timeout=30_000)
-            expect(page.locator("#events li").first).to_be_visible(timeout=30_000)
-            if (REPO_ROOT / "web/frontend/node_modules/lightweight-charts").exists():
+            # The stream feeds the event log (its own section) while the desk is shown.
+            expect(page.locator("#events li").first).to_be_attached(timeout=30_000)
+            if CHARTS_INSTALLED:
                 expect(page.locator("#price-chart canvas").first).to_be_visible()
             else:
                 expect(page.locator("#charts-missing")).to_be_visible()
@@ -67,8 +58,28 @@ def test_login_dashboard_and_pause_in_chromium(tmp_path: Path) -> None:
                 "SUCCEEDED", timeout=30_000
             )
             expect(page.get_by_test_id("engine-mode")).to_have_text("PAUSED", timeout=20_000)
-            page.wait_for_timeout(1500)  # let the charts draw their latest data
-            page.screenshot(path=str(OUTPUT / "dashboard-paused.png"), full_page=True)
+            expect(page.locator("#btn-resume")).to_be_enabled()
+            shoot(page, "dashboard-paused-light-desktop")
+
+            # The bot's own record of the pause, in the event log.
+            page.click('nav a[data-view="events"]')
+            page.fill("#ef-type", "Engine.Paused")
+            expect(page.locator("#events .type").first).to_have_text("Engine.Paused")
+
+            page.click('nav a[data-view="desk"]')
+            page.click("#btn-resume")
+            expect(page.get_by_test_id("engine-mode")).to_have_text("RUNNING", timeout=20_000)
+
             assert errors == []
+            # Signing out ends the session on the server too: its refresh token is refused.
+            # (Requests in flight at that moment may be refused too: that is the point.)
+            refresh = page.evaluate("sessionStorage.getItem('ae.refresh')")
+            page.click("#logout")
+            page.wait_for_url("**/login")
+            assert page.evaluate("sessionStorage.getItem('ae.access')") is None
+            refused = httpx.post(
+                f"{system.web_url}/api/auth/refresh", json={"refresh_token": refresh}, timeout=5
+            )
+            assert refused.status_code == 401
         finally:
             browser.close()

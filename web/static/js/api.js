@@ -13,10 +13,46 @@ export function username() {
   return sessionStorage.getItem(USER) || "";
 }
 
-export function signOut() {
+function forget() {
   sessionStorage.removeItem(ACCESS);
   sessionStorage.removeItem(REFRESH);
+}
+
+// One way out: requests failing meanwhile (their session just ended) must not start a second
+// navigation that would abort the first.
+let leaving = false;
+
+function leave() {
+  if (leaving) return;
+  leaving = true;
   window.location.assign("/login");
+}
+
+// Signing out revokes the tokens on the server too (best effort: the page leaves either way).
+export async function signOut() {
+  if (leaving) return;
+  const access = sessionStorage.getItem(ACCESS);
+  const refresh = sessionStorage.getItem(REFRESH);
+  forget();
+  leaving = true;
+  if (access || refresh) {
+    try {
+      await fetch("/api/auth/logout", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${access || ""}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: refresh }),
+      });
+    } catch {
+      // unreachable server: the tokens expire on their own
+    }
+  }
+  window.location.assign("/login");
+}
+
+function expired() {
+  if (leaving) return;
+  forget();
+  leave();
 }
 
 export function hasSession() {
@@ -58,29 +94,68 @@ function describe(body, status) {
   return `request failed (${status})`;
 }
 
+// Answers kept by URL with their ETag: a repeated read (the charts every few seconds) costs the
+// server one lookup and a 304 when nothing changed. Bounded, oldest forgotten first.
+const kept = new Map();
+const KEEP = 40;
+const MAX_RETRY_AFTER_S = 5;
+
+function keep(path, etag, parsed) {
+  kept.delete(path);
+  kept.set(path, { etag, parsed });
+  if (kept.size > KEEP) kept.delete(kept.keys().next().value);
+}
+
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
+  let refreshed = false;
+  let waited = false;
+  for (;;) {
+    const known = method === "GET" ? kept.get(path) : undefined;
     const response = await fetch(path, {
       method,
       headers: {
         Authorization: `Bearer ${sessionStorage.getItem(ACCESS) || ""}`,
         ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...(known ? { "If-None-Match": known.etag } : {}),
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (response.status === 401 && attempt === 0 && (await refreshTokens())) continue;
+    if (response.status === 401 && !refreshed) {
+      refreshed = true;
+      if (await refreshTokens()) continue;
+    }
     if (response.status === 401) {
-      signOut();
+      expired();
       throw new ApiError(401, { detail: "signed out" });
+    }
+    if (response.status === 304 && known) return known.parsed;
+    // Shed under load: wait as told, once, when it is short. A POST is safe to resend: its
+    // Idempotency-Key makes the second the same Command.
+    const retryAfter = Number(response.headers.get("Retry-After"));
+    if (response.status === 503 && !waited && retryAfter > 0 && retryAfter <= MAX_RETRY_AFTER_S) {
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+      continue;
     }
     const text = await response.text();
     let parsed = null;
     try { parsed = text ? JSON.parse(text) : null; } catch { parsed = { detail: text }; }
     if (!response.ok) throw new ApiError(response.status, parsed);
+    const etag = response.headers.get("ETag");
+    if (method === "GET" && etag) keep(path, etag, parsed);
     return parsed;
   }
-  throw new ApiError(401, { detail: "signed out" });
+}
+
+// "/api/orders" + {status: "NEW", side: ""} → "/api/orders?status=NEW" (empty values left out).
+export function withQuery(path, params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `${path}?${text}` : path;
 }
 
 export function newKey() {
@@ -106,7 +181,7 @@ export function openStream(handlers, onStatus) {
                      Accept: "text/event-stream" },
         });
         if (response.status === 401) {
-          if (!(await refreshTokens())) { signOut(); return; }
+          if (!(await refreshTokens())) { expired(); return; }
           continue;
         }
         if (!response.ok || !response.body) throw new Error(`stream ${response.status}`);

@@ -1,86 +1,125 @@
 // Candles with the bot's fills marked, and the equity curve (lightweight-charts, if installed).
+// The library shows timestamps as UTC; the crosshair says so, and colours follow the theme.
+import { clock, el, quantity, price } from "./format.js";
+import { epochSeconds, intervalSeconds, placeFills } from "./markers.js";
+import { themeColor } from "./theme.js";
+
 const LC = () => window.LightweightCharts;
-
-function seconds(iso) {
-  return Math.floor(Date.parse(iso) / 1000);
-}
-
-const THEME = {
-  layout: { background: { color: "#ffffff" }, textColor: "#44505c", fontSize: 12 },
-  grid: { vertLines: { color: "#eef1f4" }, horzLines: { color: "#eef1f4" } },
-  rightPriceScale: { borderColor: "#dde2e7" },
-  timeScale: { borderColor: "#dde2e7", timeVisible: true, secondsVisible: false },
-  autoSize: true,
-};
 
 export function chartsAvailable() {
   return Boolean(LC() && LC().createChart);
 }
 
-export class PriceChart {
+function palette() {
+  return {
+    text: themeColor("--muted"), grid: themeColor("--line-soft"), border: themeColor("--line"),
+    card: themeColor("--card"), good: themeColor("--good"), bad: themeColor("--bad"),
+    accent: themeColor("--accent"), warn: themeColor("--warn"),
+  };
+}
+
+function chartOptions(colors) {
+  return {
+    layout: {
+      background: { color: colors.card }, textColor: colors.text, fontSize: 12,
+      // The TradingView attribution is a link under the charts: the logo would need an inline style.
+      attributionLogo: false,
+    },
+    grid: { vertLines: { color: colors.grid }, horzLines: { color: colors.grid } },
+    rightPriceScale: { borderColor: colors.border },
+    timeScale: { borderColor: colors.border, timeVisible: true, secondsVisible: false },
+    localization: { timeFormatter: (time) => `${clock(new Date(time * 1000).toISOString())} UTC` },
+    autoSize: true,
+  };
+}
+
+class ThemedChart {
   constructor(container) {
-    const lib = LC();
-    this.chart = lib.createChart(container, THEME);
-    this.series = this.chart.addSeries(lib.CandlestickSeries, {
-      upColor: "#2e9d6f", downColor: "#d0564b", borderVisible: false,
-      wickUpColor: "#2e9d6f", wickDownColor: "#d0564b",
-    });
-    this.markers = lib.createSeriesMarkers(this.series, []);
+    this.chart = LC().createChart(container, chartOptions(palette()));
+    document.addEventListener("themechange", () => this.retheme());
+  }
+
+  retheme() {
+    this.chart.applyOptions(chartOptions(palette()));
+    this.recolor(palette());
+  }
+}
+
+export class PriceChart extends ThemedChart {
+  constructor(container, markerList) {
+    super(container);
+    this.series = this.chart.addSeries(LC().CandlestickSeries, { borderVisible: false });
+    this.markers = LC().createSeriesMarkers(this.series, []);
+    this.markerList = markerList;
+    this.placed = [];
     this.fitted = false;
+    this.recolor(palette());
+  }
+
+  recolor(colors) {
+    this.series.applyOptions({
+      upColor: colors.good, downColor: colors.bad, wickUpColor: colors.good, wickDownColor: colors.bad,
+    });
+    this.drawMarkers(colors);
   }
 
   update(candles, fills, interval) {
     const data = candles.map((c) => ({
-      time: seconds(c.open_time),
+      time: epochSeconds(c.open_time),
       open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close),
     }));
     this.series.setData(data);
-    if (data.length === 0) return;
-    const span = intervalSeconds(interval);
-    const first = data[0].time;
-    // A fill is marked on the candle it happened in; fills before the first candle are skipped.
-    const markers = fills
-      .map((f) => ({ t: seconds(f.time), f }))
-      .filter(({ t }) => t >= first)
-      .sort((a, b) => a.t - b.t)
-      .map(({ t, f }) => ({
-        time: first + Math.floor((t - first) / span) * span,
-        position: f.side === "BUY" ? "belowBar" : "aboveBar",
-        color: f.side === "BUY" ? "#2e7fd0" : "#b5651d",
-        shape: f.side === "BUY" ? "arrowUp" : "arrowDown",
-        text: `${f.side} ${f.quantity}`,
-      }));
-    this.markers.setMarkers(markers);
-    if (!this.fitted) { this.chart.timeScale().fitContent(); this.fitted = true; }
+    this.placed = placeFills(data.map((d) => d.time), fills, intervalSeconds(interval));
+    this.drawMarkers(palette());
+    this.describe(fills.length);
+    if (data.length && !this.fitted) { this.chart.timeScale().fitContent(); this.fitted = true; }
+  }
+
+  drawMarkers(colors) {
+    this.markers.setMarkers(this.placed.map(({ time, fill }) => ({
+      time,
+      position: fill.side === "BUY" ? "belowBar" : "aboveBar",
+      color: fill.side === "BUY" ? colors.accent : colors.warn,
+      shape: fill.side === "BUY" ? "arrowUp" : "arrowDown",
+      text: `${fill.side} ${quantity(fill.quantity)}`,
+    })));
+  }
+
+  // The same markers in words, for screen readers (and for reading the chart without a canvas).
+  describe(total) {
+    this.markerList.replaceChildren(...this.placed.map(({ time, fill }) => {
+      const item = el("li", `${fill.side} ${quantity(fill.quantity)} at ${price(fill.price)}, `
+        + `filled ${clock(fill.time)}, on the candle of ${clock(new Date(time * 1000).toISOString())} UTC`);
+      item.dataset.candle = new Date(time * 1000).toISOString();
+      item.dataset.fillTime = fill.time;
+      return item;
+    }));
+    this.markerList.dataset.unmarked = String(total - this.placed.length);
   }
 }
 
-export class EquityChart {
+export class EquityChart extends ThemedChart {
   constructor(container) {
-    const lib = LC();
-    this.chart = lib.createChart(container, THEME);
-    this.series = this.chart.addSeries(lib.BaselineSeries, {
-      lineWidth: 2,
-      topLineColor: "#2e9d6f", bottomLineColor: "#d0564b",
-      topFillColor1: "rgba(46,157,111,0.18)", topFillColor2: "rgba(46,157,111,0.02)",
-      bottomFillColor1: "rgba(208,86,75,0.02)", bottomFillColor2: "rgba(208,86,75,0.18)",
+    super(container);
+    this.series = this.chart.addSeries(LC().BaselineSeries, { lineWidth: 2 });
+    this.recolor(palette());
+  }
+
+  recolor(colors) {
+    this.series.applyOptions({
+      topLineColor: colors.good, bottomLineColor: colors.bad,
+      topFillColor1: `${colors.good}2e`, topFillColor2: `${colors.good}05`,
+      bottomFillColor1: `${colors.bad}05`, bottomFillColor2: `${colors.bad}2e`,
     });
   }
 
   update(points, current, asOf) {
     const byTime = new Map();
-    for (const p of points) byTime.set(seconds(p.time), Number(p.equity));
-    if (current !== null && current !== undefined) byTime.set(seconds(asOf), Number(current));
-    const data = [...byTime.entries()].sort((a, b) => a[0] - b[0])
-      .map(([time, value]) => ({ time, value }));
+    for (const p of points) byTime.set(epochSeconds(p.time), Number(p.equity));
+    if (current !== null && current !== undefined && asOf) byTime.set(epochSeconds(asOf), Number(current));
+    const data = [...byTime.entries()].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({ time, value }));
     if (data.length) this.series.applyOptions({ baseValue: { type: "price", price: data[0].value } });
     this.series.setData(data);
     this.chart.timeScale().fitContent();
   }
-}
-
-function intervalSeconds(interval) {
-  const match = /^(\d+)([mhdwM])$/.exec(interval || "1m");
-  const unit = { m: 60, h: 3600, d: 86400, w: 604800, M: 2592000 }[match ? match[2] : "m"];
-  return (match ? Number(match[1]) : 1) * unit;
 }

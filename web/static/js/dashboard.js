@@ -1,13 +1,23 @@
-import { api, ApiError, hasSession, newKey, openStream, signOut, username } from "./api.js";
+// The dashboard's entry: signs in or out, wires the sections, and keeps them live from the stream.
+import { api, ApiError, hasSession, openStream, signOut, username } from "./api.js";
 import { chartsAvailable, EquityChart, PriceChart } from "./charts.js";
-import { bindConfigEditor } from "./config.js";
-import { age, clock, el, money, quantity, row, signClass } from "./format.js";
-
-if (!hasSession()) window.location.replace("/login");
+import { onCommandFinished, sendCommand } from "./commands.js";
+import { bindConfigEditor, checkConfig, refreshConfig } from "./config.js";
+import { confirmAction } from "./confirm.js";
+import { renderDesk } from "./desk.js";
+import { addLiveEvent, bindEvents, loadEvents } from "./events.js";
+import { age } from "./format.js";
+import { bindOrderTicket, setTicketSymbol } from "./order-form.js";
+import { bindOrders, loadOrders } from "./orders.js";
+import { bindThemeToggle } from "./theme.js";
+import { bindTrades, loadPerformance, loadTrades } from "./trades.js";
+import { bindTravel, travelFromHash } from "./travel.js";
+import { currentView, registerView, startViews } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
-const FINISHED = new Set(["REJECTED", "SUCCEEDED", "FAILED", "RESOLVED"]);
-const MAX_EVENTS = 200;
+const POLL_MS = 5000;
+const CONFIG_POLL_MS = 15000;
+const busy = new Set();
 
 let priceChart = null;
 let equityChart = null;
@@ -19,88 +29,18 @@ function setText(id, text, className) {
   if (className !== undefined) node.className = className;
 }
 
-function renderBoard(data) {
+function showBoard(data) {
   board = data;
-  setText("symbol", `${data.symbol} · ${data.interval}`);
-  const mode = data.engine.mode;
-  setText("engine-mode", mode, `badge ${mode === "RUNNING" ? "ok" : "warn"}`);
-  // Offer what makes sense now; a command in flight keeps its button disabled meanwhile.
-  if (!$("btn-pause").dataset.busy) $("btn-pause").disabled = mode === "PAUSED";
-  if (!$("btn-resume").dataset.busy) $("btn-resume").disabled = mode === "RUNNING";
-
-  const p = data.position;
-  setText("pos-side", p.side, `side ${p.side.toLowerCase()}`);
-  setText("pos-qty", quantity(p.quantity));
-  setText("pos-entry", money(p.entry_price));
-  setText("pos-mark", money(p.mark_price));
-  setText("pos-upnl", money(p.unrealized_pnl), signClass(p.unrealized_pnl));
-  setText("pos-lev", p.leverage ? `${p.leverage}×` : "—");
-
-  const b = data.balance;
-  setText("bal-wallet", b ? `${money(b.wallet_balance)} ${b.asset}` : "—");
-  setText("bal-available", b ? money(b.available_balance) : "—");
-  setText("bal-equity", money(data.equity));
-  setText("pnl-today", money(data.today_pnl), signClass(data.today_pnl));
-
-  const orders = $("orders");
-  const rows = [
-    ...data.open_orders.protective.map((o) => ["protective", o]),
-    ...data.open_orders.normal.map((o) => ["normal", o]),
-  ].map(([kind, o]) => row([
-    el("span", kind, `tag ${kind}`), o.client_order_id, o.side, o.type,
-    o.close_position ? "all" : quantity(o.quantity),
-    o.price === "0" ? "—" : money(o.price), o.stop_price === "0" ? "—" : money(o.stop_price),
-    o.status,
-  ]));
-  orders.replaceChildren(...(rows.length ? rows : [emptyRow(8, "No open orders")]));
-
-  const fills = data.last_fills.map((f) => row([
-    clock(f.time), el("span", f.side, `side ${f.side.toLowerCase()}`), quantity(f.quantity),
-    money(f.price), `${quantity(f.fee)} ${f.fee_asset}`,
-    el("span", money(f.realized_pnl), signClass(f.realized_pnl)),
-  ]));
-  $("fills").replaceChildren(...(fills.length ? fills : [emptyRow(6, "No fills yet")]));
-
-  const alarms = $("alarms");
-  alarms.hidden = data.alarms.length === 0;
-  alarms.replaceChildren(...data.alarms.map((a) => el("div", `⚠ ${a.code}: ${a.message}`, "alarm")));
+  setTicketSymbol(data.symbol);
+  renderDesk(data, (id) => busy.has(id));
 }
 
-function emptyRow(span, text) {
-  const tr = document.createElement("tr");
-  const td = el("td", text, "muted");
-  td.colSpan = span;
-  tr.append(td);
-  return tr;
-}
-
-function addEvent(event, atTop = true) {
-  const list = $("events");
-  const item = el("li");
-  item.append(
-    el("span", clock(event.timestamp), "time"),
-    el("span", event.event_type, "type"),
-    el("span", event.source, `source ${String(event.source).toLowerCase()}`),
-    el("span", summary(event.data), "data"),
-  );
-  item.dataset.id = event.notification_id;
-  if (atTop) list.prepend(item); else list.append(item);
-  while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
-}
-
-function summary(data) {
-  if (!data || typeof data !== "object") return "";
-  return Object.entries(data)
-    .filter(([key]) => !["originator_id", "originator_version", "timestamp", "envelope", "scope"].includes(key))
-    .slice(0, 6)
-    .map(([key, value]) => `${key}=${typeof value === "object" ? JSON.stringify(value) : value}`)
-    .join("  ");
-}
-
-async function loadEvents() {
-  const page = await api("/api/events?limit=50");
-  $("events").replaceChildren();
-  for (const event of page.items) addEvent(event, false);
+async function refreshBoard() {
+  try {
+    showBoard(await api("/api/dashboard"));
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) console.error(error);
+  }
 }
 
 async function loadCharts() {
@@ -109,6 +49,10 @@ async function loadCharts() {
   setText("chart-interval", candles.interval);
   priceChart.update(candles.items, candles.fills, candles.interval);
   equityChart.update(equity.items, equity.current, equity.as_of);
+  const unmarked = Number($("chart-markers").dataset.unmarked || 0);
+  const marked = $("chart-markers").children.length;
+  setText("chart-caption", `${marked} fill${marked === 1 ? "" : "s"} marked`
+    + `${unmarked ? ` (${unmarked} outside these candles)` : ""} · times in UTC, exchange time`);
 }
 
 async function loadHealth() {
@@ -121,95 +65,102 @@ async function loadHealth() {
     setText("h-bot", age(ages.bot_heartbeat), h.bot_alive ? "" : "neg");
     setText("h-user", age(h.user_stream_age_seconds));
     setText("h-reconcile", age(h.reconcile_age_seconds));
-    setText("h-lag", h.projection_lag === undefined ? "—" : `${h.projection_lag} events`);
+    const lag = h.projection_lag;
+    setText("h-lag", lag === undefined || lag === null ? "—" : `${lag} event${lag === 1 ? "" : "s"}`);
   } catch {
     setText("h-db", "unreachable", "neg");
   }
 }
 
-function logCommand(kind) {
-  const item = el("li");
-  const label = el("span", kind.replaceAll("_", " ").toLowerCase(), "kind");
-  const status = el("span", "sending…", "status pending");
-  item.append(label, status);
-  $("command-log").prepend(item);
-  while ($("command-log").children.length > 6) $("command-log").lastElementChild.remove();
-  return (text, state) => { status.textContent = text; status.className = `status ${state}`; };
+// Sections showing derived lists reload (at most once a second) when events change them.
+let staleTimer = null;
+function reloadVisibleLists() {
+  clearTimeout(staleTimer);
+  staleTimer = setTimeout(() => {
+    const view = currentView();
+    if (view === "orders") loadOrders();
+    if (view === "trades") { loadPerformance(); loadTrades(); }
+  }, 1000);
 }
 
-async function fileCommand(kind, button) {
-  const show = logCommand(kind);
-  button.disabled = true;
-  button.dataset.busy = "1";
-  try {
-    const filed = await api("/api/commands", {
-      method: "POST",
-      body: { kind, payload: {} },
-      headers: { "Idempotency-Key": newKey() },
+function bindControls() {
+  for (const button of document.querySelectorAll("[data-command]")) {
+    button.addEventListener("click", async () => {
+      const kind = button.dataset.command;
+      if (button.dataset.confirm) {
+        const confirmed = await confirmAction({
+          title: button.dataset.confirm,
+          sent: { kind, payload: {} },
+          sentTitle: "POST /api/commands",
+          confirmLabel: button.textContent,
+          danger: true,
+        });
+        if (!confirmed) return;
+      }
+      busy.add(button.id);
+      button.disabled = true;
+      try {
+        await sendCommand(kind, {});
+      } catch {
+        // shown in the command log
+      } finally {
+        busy.delete(button.id);
+        button.disabled = false;
+        if (board) showBoard(board);
+      }
     });
-    show(filed.status, "pending");
-    const deadline = Date.now() + 30000;
-    let command = filed;
-    while (!FINISHED.has(command.status) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      command = await api(filed.status_url);
-      show(command.status, "pending");
-    }
-    const ok = command.status === "SUCCEEDED" || command.status === "RESOLVED";
-    const why = command.reason || (command.last_error && command.last_error.message) || "";
-    show(FINISHED.has(command.status) ? `${command.status}${why ? ` — ${why}` : ""}`
-      : `${command.status} (still running)`, ok ? "ok" : FINISHED.has(command.status) ? "bad" : "pending");
-    refresh();
-  } catch (error) {
-    show(error instanceof ApiError ? error.message : "failed to send", "bad");
-  } finally {
-    delete button.dataset.busy;
-    button.disabled = false;
-    if (board) renderBoard(board);
-  }
-}
-
-async function refresh() {
-  try {
-    renderBoard(await api("/api/dashboard"));
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) console.error(error);
   }
 }
 
 function start() {
   setText("username", username());
   $("logout").addEventListener("click", signOut);
-  for (const button of document.querySelectorAll("[data-command]")) {
-    button.addEventListener("click", () => {
-      const question = button.dataset.confirm;
-      if (question && !window.confirm(question)) return;
-      fileCommand(button.dataset.command, button);
-    });
-  }
+  bindThemeToggle($("theme-toggle"));
+  bindControls();
+  bindOrderTicket();
+  bindOrders();
+  bindTrades();
+  bindEvents();
+  bindTravel();
+  bindConfigEditor();
+  onCommandFinished(() => { refreshBoard(); reloadVisibleLists(); });
+
   if (chartsAvailable()) {
-    priceChart = new PriceChart($("price-chart"));
+    priceChart = new PriceChart($("price-chart"), $("chart-markers"));
     equityChart = new EquityChart($("equity-chart"));
   } else {
     $("charts-missing").hidden = false;
     $("price-chart").hidden = true;
-    $("equity-chart").parentElement.hidden = true;
+    $("equity-card").hidden = true;
   }
-  bindConfigEditor();
-  refresh();
-  loadEvents().catch(console.error);
-  loadCharts().catch(console.error);
+
+  registerView("desk", () => { refreshBoard(); loadCharts().catch(console.error); });
+  registerView("orders", () => loadOrders());
+  registerView("trades", () => { loadPerformance(); loadTrades(); });
+  registerView("events", () => loadEvents());
+  registerView("travel", (params) => travelFromHash(params));
+  registerView("config", () => refreshConfig().catch(console.error));
+  startViews();
+
   loadHealth();
   openStream({
-    event: (event) => addEvent(event),
-    dashboard: (data) => renderBoard(data),
+    event: (event) => {
+      addLiveEvent(event);
+      if (/^(Order|Account|Position)\./.test(event.event_type || "")) reloadVisibleLists();
+    },
+    dashboard: (data) => showBoard(data),
   }, (status) => setText("stream-status", status, `badge ${status === "live" ? "ok" : "warn"}`));
-  setInterval(loadHealth, 5000);
-  setInterval(() => loadCharts().catch(console.error), 5000);
+  checkConfig().catch(console.error);
+  setInterval(loadHealth, POLL_MS);
+  setInterval(() => checkConfig().catch(console.error), CONFIG_POLL_MS);
+  setInterval(() => { if (currentView() === "desk") loadCharts().catch(console.error); }, POLL_MS);
 }
 
+// Without a session nothing starts: every request would be refused on the way to the login.
 // Scripts with `defer` (the chart library) run before module scripts' DOMContentLoaded handlers.
-if (document.readyState === "loading") {
+if (!hasSession()) {
+  window.location.replace("/login");
+} else if (document.readyState === "loading") {
   document.addEventListener("DOMContentLoaded", start);
 } else {
   start();

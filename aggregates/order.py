@@ -257,8 +257,11 @@ class Order(Aggregate):
         self.cumulative_quantity = max(self.cumulative_quantity, filled)
         self.fees += fee
         self.exchange_order_id = self.exchange_order_id or exchange_order_id
-        if self.status not in TERMINAL and self.quantity and not self.is_algo:
-            self.status = "FILLED" if filled >= self.quantity else "PARTIALLY_FILLED"
+        if self.status not in TERMINAL and not self.is_algo:
+            # A close-position stop's child has no size of its own (quantity 0): it closes the
+            # whole position at once, so its fill fills it.
+            whole = not self.quantity or filled >= self.quantity
+            self.status = "FILLED" if whole else "PARTIALLY_FILLED"
         self.updated_at = time
 
     def reject(self, code: int, message: str, envelope: Envelope) -> None:

@@ -74,6 +74,7 @@ class _OpenOrder:
     client_order_id: str
     is_algo: bool
     status: str
+    executors: bool
 
 
 def _close_enough(ours: Decimal, theirs: Decimal) -> bool:
@@ -282,12 +283,27 @@ class Reconciler:
                 report.corrections += 1
 
     def _open_orders_recorded(self) -> list[_OpenOrder]:
-        query = select(rm_orders.c.client_order_id, rm_orders.c.is_algo, rm_orders.c.status).where(
-            rm_orders.c.is_open.is_(True), rm_orders.c.symbol == self.symbol
-        )
+        query = select(
+            rm_orders.c.client_order_id,
+            rm_orders.c.is_algo,
+            rm_orders.c.status,
+            rm_orders.c.command_id,
+            rm_orders.c.parent_client_algo_id,
+        ).where(rm_orders.c.is_open.is_(True), rm_orders.c.symbol == self.symbol)
         with self.health.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [_OpenOrder(r.client_order_id, bool(r.is_algo), r.status) for r in rows]
+        return [
+            _OpenOrder(
+                r.client_order_id,
+                bool(r.is_algo),
+                r.status,
+                # An intent the executor is still resolving; an algo order's child is not one.
+                r.status == "PENDING_NEW"
+                and r.command_id is not None
+                and r.parent_client_algo_id is None,
+            )
+            for r in rows
+        ]
 
     async def _compare_orders(self, snapshot: AccountSnapshot, report: ReconcileReport) -> None:
         on_exchange: dict[tuple[str, bool], OrderFact | AlgoOrderFact] = {}
@@ -303,8 +319,8 @@ class Reconciler:
                 report.differences.append(f"open order {client_id} {what}")
         for recorded in await asyncio.to_thread(self._open_orders_recorded):
             key = (recorded.client_order_id, recorded.is_algo)
-            if key in on_exchange or recorded.status == "PENDING_NEW":
-                continue  # PENDING_NEW orders are the executor's to resolve
+            if key in on_exchange or recorded.executors:
+                continue
             final = await self.gateway.get_order(
                 self.symbol, recorded.client_order_id, is_algo=recorded.is_algo
             )

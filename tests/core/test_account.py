@@ -29,13 +29,17 @@ def test_balances_follow_the_exchanges_transaction_time_not_arrival() -> None:
     assert account.wallet_balance("BNB") == D(0)
 
 
-def test_a_websocket_balance_keeps_the_last_available_balance_from_rest() -> None:
+def test_a_websocket_balance_moves_the_available_balance_by_what_the_wallet_moved() -> None:
     account = Account(scope=SCOPE, envelope=ENV)
     account.report_balance(balance("1000", T0, available="900"), ENV)
+    # The stream's report carries no available balance: +10 in the wallet is +10 available
     account.report_balance(balance("1010", T0 + timedelta(seconds=1)), ENV)
 
     assert account.wallet_balance() == D("1010")
-    assert account.available_balance() == D("900")
+    assert account.available_balance() == D("910")
+    # The next REST figure is the exchange's own, and replaces the estimate
+    account.report_balance(balance("1010", T0 + timedelta(seconds=2), available="905"), ENV)
+    assert account.available_balance() == D("905")
 
 
 def test_a_correction_records_what_was_believed() -> None:

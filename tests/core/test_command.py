@@ -58,6 +58,7 @@ MOVES = {
     "FAILED": lambda c: c.fail({}, ENV),
     "UNKNOWN": lambda c: c.mark_unknown({}, ENV),
     "RESOLVED": lambda c: c.resolve({}, ENV),
+    "EXPIRED": lambda c: c.expire("too old", ENV),
 }
 PATH_TO = {
     "NEW": [],
@@ -68,6 +69,7 @@ PATH_TO = {
     "FAILED": ["ACCEPTED", "DISPATCHED", "FAILED"],
     "UNKNOWN": ["ACCEPTED", "DISPATCHED", "UNKNOWN"],
     "RESOLVED": ["ACCEPTED", "DISPATCHED", "UNKNOWN", "RESOLVED"],
+    "EXPIRED": ["EXPIRED"],
 }
 ILLEGAL = [(s, t) for s in TRANSITIONS for t in MOVES if t not in TRANSITIONS[s]]
 

@@ -136,3 +136,31 @@ def test_an_algo_order_triggers_and_its_child_order_links_back(trading: Trading)
     assert child.command_id == algo.command_id is not None
     assert child.status == "FILLED" and child.reduce_only
     assert trading.position().quantity == Decimal("-0.010")
+
+
+def test_a_close_position_stops_child_is_filled_by_its_fill_alone(trading: Trading) -> None:
+    ws = trading.envelope(Source.WEBSOCKET)
+    # A close-position stop has no quantity; its child order's status report may be lost
+    # (a gap in the stream, a restart): its fill alone must close it, not leave it "open".
+    report = AlgoOrderFact(
+        symbol="BTCUSDT",
+        client_algo_id="aesl-close",
+        algo_id=9002,
+        algo_status="TRIGGERED",
+        side="SELL",
+        order_type="STOP_MARKET",
+        quantity=Decimal(0),
+        trigger_price=Decimal("59000"),
+        price=Decimal(0),
+        reduce_only=False,
+        close_position=True,
+        working_type="MARK_PRICE",
+        transaction_time=T0,
+        child_exchange_order_id=303,
+    )
+    trading.record_algo_order(report, ws)
+    trading.record_fill(fill(12, "aesl-close", "SELL", "0.010", "58990", order_id=303), ws)
+
+    child = trading.find_order("aesl-close")
+    assert child is not None and child.parent_client_algo_id == "aesl-close"
+    assert child.status == "FILLED" and not child.is_open

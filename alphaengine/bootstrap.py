@@ -114,7 +114,8 @@ def configured_symbol(settings: Settings) -> str:
     return symbol if isinstance(symbol, str) and symbol else Scope().symbol
 
 
-def open_trading(settings: Settings, symbol: str | None = None) -> Trading:
-    return Trading(
-        scope_for(settings, symbol or configured_symbol(settings)), settings.database_url
-    )
+def open_trading(
+    settings: Settings, symbol: str | None = None, *, sole_writer: bool = False
+) -> Trading:
+    scope = scope_for(settings, symbol or configured_symbol(settings))
+    return Trading(scope, settings.database_url, sole_writer=sole_writer)

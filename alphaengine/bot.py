@@ -71,7 +71,8 @@ class Bot:
         self.exchange_url = exchange_url
         self.crash_at = crash_point_from_env()
         self.store = StoreThread()
-        self.trading = open_trading(settings)
+        # It holds the bot lease: no other process changes the account's aggregates.
+        self.trading = open_trading(settings, sole_writer=True)
         self.read = read_engine(settings)
         self.health = HealthWriter(self.read)
         self.stats = StatsWriter(self.read)

@@ -200,3 +200,14 @@ def log_contains(work_dir: Path, text: bytes, log_name: str = "bot.log", since: 
 def log_size(work_dir: Path, log_name: str = "bot.log") -> int:
     path = work_dir / log_name
     return path.stat().st_size if path.exists() else 0
+
+
+def serving(url: str) -> bool:
+    """Whether `url` answers at all (any HTTP status)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 30_000
+AGGREGATE_CACHE_SIZE = 2000
 SYNCHRONOUS = os.environ.get("ALPHAENGINE_SQLITE_SYNCHRONOUS", "FULL").upper()
 if SYNCHRONOUS not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
     raise ValueError(
@@ -70,7 +71,7 @@ def eventsourcing_env(url: str, *, create_table: bool) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
         "SQLALCHEMY_URL": url,
         "CREATE_TABLE": "y" if create_table else "n",
-        "AGGREGATE_CACHE_MAXSIZE": "2000",
+        "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
     }
     if is_sqlite(url):
         # The library forwards nothing else to the engine: the timeout rides on the URL.

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
@@ -41,7 +41,7 @@ from aggregates.facts import (
 from aggregates.intent import OrderIntent
 from aggregates.order import Order, Origin
 from aggregates.position import Position
-from alphaengine.store import configure_engine, eventsourcing_env
+from alphaengine.store import AGGREGATE_CACHE_SIZE, configure_engine, eventsourcing_env
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,6 +61,9 @@ def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
             except IntegrityError:
                 if attempt == MAX_CONFLICT_RETRIES - 1:
                     raise
+                app = args[0]
+                if isinstance(app, Trading):
+                    app.forget_cached()
                 # Without a pause two writers of the same aggregate retry in lockstep and the
                 # slower one can lose every round (seen with two processes on one Position).
                 ceiling = min(CONFLICT_BACKOFF_SECONDS * 2**attempt, CONFLICT_BACKOFF_CAP_SECONDS)
@@ -102,9 +105,17 @@ class Trading(Application[UUID]):
     name = "Trading"
     snapshotting_intervals = {Position: 100, Account: 100, Engine: 100}  # noqa: RUF012
 
-    def __init__(self, scope: Scope, url: str, *, create_table: bool = False) -> None:
+    def __init__(
+        self, scope: Scope, url: str, *, create_table: bool = False, sole_writer: bool = False
+    ) -> None:
+        """`sole_writer`: this process alone changes the account's aggregates (the bot, which
+        holds the bot lease; the web only files new Commands and config versions). Its cached
+        aggregates are then current without a query each time they are read."""
         self.scope = scope
-        super().__init__(env=eventsourcing_env(url, create_table=create_table))
+        env = eventsourcing_env(url, create_table=create_table)
+        if sole_writer:
+            env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
+        super().__init__(env=env)
         datastore = getattr(self.recorder, "datastore", None)
         if datastore is not None and datastore.engine is not None:
             configure_engine(datastore.engine)
@@ -117,23 +128,30 @@ class Trading(Application[UUID]):
     def envelope(self, source: Source | str, **kwargs: Any) -> Envelope:
         return envelope(source, self.scope, **kwargs)
 
+    def forget_cached(self) -> None:
+        """Drop cached aggregates (after a conflict, when they are not fast-forwarded)."""
+        repository = self.repository
+        if repository.cache is not None and not repository.fastforward:
+            repository.cache = LRUCache(maxsize=AGGREGATE_CACHE_SIZE)
+
     # ---- singletons -----------------------------------------------------------------------
-    def _get_or_none(self, aggregate_id: UUID) -> Any:
+    def _get_or_none(self, aggregate_id: UUID, *, readonly: bool = False) -> Any:
         try:
-            return self.repository.get(aggregate_id)
+            # A read-only caller gets the cached object itself: no copy (it must not mutate).
+            return self.repository.get(aggregate_id, deepcopy_from_cache=not readonly)
         except AggregateNotFoundError:
             return None
 
-    def account(self) -> Account:
-        found: Account | None = self._get_or_none(ids.account_id(self.scope))
+    def account(self, *, readonly: bool = False) -> Account:
+        found: Account | None = self._get_or_none(ids.account_id(self.scope), readonly=readonly)
         return found or Account(scope=self.scope, envelope=self.envelope(Source.BOT))
 
-    def position(self) -> Position:
-        found: Position | None = self._get_or_none(ids.position_id(self.scope))
+    def position(self, *, readonly: bool = False) -> Position:
+        found: Position | None = self._get_or_none(ids.position_id(self.scope), readonly=readonly)
         return found or Position(scope=self.scope, envelope=self.envelope(Source.BOT))
 
-    def engine(self) -> Engine:
-        found: Engine | None = self._get_or_none(ids.engine_id(self.scope))
+    def engine(self, *, readonly: bool = False) -> Engine:
+        found: Engine | None = self._get_or_none(ids.engine_id(self.scope), readonly=readonly)
         return found or Engine(scope=self.scope, envelope=self.envelope(Source.BOT))
 
     def find_order(self, client_order_id: str, *, is_algo: bool = False) -> Order | None:

@@ -103,15 +103,7 @@ def start_web(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
     prefix = b"login: admin / "
     wait_until(lambda: prefix in log.read_bytes(), 60, "the web's generated password")
     line = next(x for x in log.read_bytes().splitlines() if x.startswith(prefix))
-
-    def serving() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return True
-        except OSError:
-            return False
-
-    wait_until(serving, 60, "the web to serve")
+    wait_until(lambda: local_run.serving(f"http://127.0.0.1:{port}/health"), 60, "the web")
     return process, line[len(prefix) :].split()[0].decode()
 
 

@@ -118,7 +118,11 @@ class Planner:
 
     def _engine_account_and_position(self) -> tuple[Any, Any, Any]:
         # One hop to the store thread for everything a decision reads.
-        return self.trading.engine(), self.trading.account(), self.trading.position()
+        return (
+            self.trading.engine(readonly=True),
+            self.trading.account(readonly=True),
+            self.trading.position(readonly=True),
+        )
 
     async def _position_to_close(self) -> Decimal:
         """The recorded position; the exchange's when we recorded none (a fill we missed).

@@ -140,7 +140,11 @@ class StrategyRunner:
         )
 
     def _state(self) -> tuple[Any, Any, Any]:
-        return self.trading.engine(), self.trading.position(), self.trading.account()
+        return (
+            self.trading.engine(readonly=True),
+            self.trading.position(readonly=True),
+            self.trading.account(readonly=True),
+        )
 
     def _open_orders(self) -> list[dict[str, Any]]:
         assert self.read_engine is not None

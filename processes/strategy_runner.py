@@ -85,7 +85,9 @@ class StrategyRunner:
             self._remember(candle)
         ctx = await self._context()
         if ctx is not None:
+            before = copy.deepcopy(ctx.state)
             await self._call(lambda: self.strategy.on_start(ctx), ctx)
+            await self._keep_state(ctx, before)
 
     def _remember(self, candle: Candle) -> bool:
         if self.candles and candle.open_time <= self.candles[-1].open_time:
@@ -105,7 +107,9 @@ class StrategyRunner:
         ctx = await self._context()
         if ctx is None:
             return []
+        before = copy.deepcopy(ctx.state)
         decisions = await self._call(lambda: self.strategy.on_candle(ctx), ctx)
+        filed: list[Filing] = []
         if decisions and not live:
             self.past_decisions += len(decisions)
             log.info(
@@ -113,8 +117,9 @@ class StrategyRunner:
                 candle=candle.open_time.isoformat(),
                 decisions=[d.action.value for d in decisions],
             )
-            return []
-        filed = [self._file(candle, d, seen_at) for d in decisions or []]
+        else:
+            filed = [self._file(candle, d, seen_at) for d in decisions or []]
+        await self._keep_state(ctx, before)
         if self.health is not None and self.health.due("strategy", 1.0):
             await asyncio.to_thread(self.health.set, "strategy", f"{self.name}: ok")
         return filed
@@ -155,7 +160,6 @@ class StrategyRunner:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     async def _call(self, call: Callable[[], Any], ctx: Context) -> Any:
-        before = copy.deepcopy(ctx.state)
         started = time.perf_counter()
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._thread, call)
@@ -179,10 +183,14 @@ class StrategyRunner:
                 budget=self.budget_seconds,
                 overruns=self.overruns,
             )
+        return result
+
+    async def _keep_state(self, ctx: Context, before: dict[str, Any]) -> None:
+        """Persist what the strategy changed in its state; after its decisions are filed, so the
+        only durable commit before the order leaves is the order's own."""
         if ctx.state != before:
             env = self.trading.envelope(Source.BOT)
             await self.store.call(self.trading.save_strategy_state, ctx.state, env)
-        return result
 
     def _file(self, candle: Candle, decision: Decision, seen_at: float) -> Filing:
         open_ms = int(candle.open_time.timestamp() * 1000)

@@ -358,7 +358,6 @@ class Trading(Application[UUID]):
         self.save(command)
         return command.id, True
 
-    @retry_on_conflict
     def file_command(
         self,
         *,
@@ -374,11 +373,10 @@ class Trading(Application[UUID]):
         """File a Command together with what was decided about it, in one transaction.
 
         The tick-to-order path: the Command, its acceptance and its orders' write-ahead intents
-        are one durable commit before the first order leaves. (False: the key was seen.)
+        are one durable commit before the first order leaves. Nothing is read first: the
+        Command's id, and so its orders' client ids, derive from the key, so a key seen before
+        is found by the save's uniqueness check (False: the key was seen).
         """
-        command_id = ids.command_id(self.scope, idempotency_key)
-        if command_id in self.repository:
-            return command_id, False
         command = Command(
             scope=self.scope,
             idempotency_key=idempotency_key,
@@ -387,9 +385,14 @@ class Trading(Application[UUID]):
             actor_type=actor_type,
             actor_id=actor_id,
             priority=priority,
-            envelope=self.envelope(source, command_id=command_id),
+            envelope=self.envelope(source, command_id=ids.command_id(self.scope, idempotency_key)),
         )
-        self.save(command, *self._decide(command, decided))
+        try:
+            self.save(command, *self._decide(command, decided, new=True))
+        except IntegrityError:
+            if command.id in self.repository:
+                return command.id, False
+            raise
         return command.id, True
 
     @retry_on_conflict
@@ -398,7 +401,7 @@ class Trading(Application[UUID]):
         command = self.get_command(command_id)
         self.save(command, *self._decide(command, decided))
 
-    def _decide(self, command: Command, decided: Decided) -> list[Aggregate]:
+    def _decide(self, command: Command, decided: Decided, *, new: bool = False) -> list[Aggregate]:
         env = self._command_envelope(command)
         if isinstance(decided, Rejected):
             command.reject(decided.reason, env)
@@ -411,10 +414,11 @@ class Trading(Application[UUID]):
         command.dispatch([i.client_order_id for i in decided.intents], env)
         if isinstance(decided, Done):
             command.succeed(decided.result, env)
+        # A new Command's orders are new too: their client ids derive from its id.
         return [
             self._new_order(i, Origin.ENGINE, command.id, env)
             for i in decided.intents
-            if self.find_order(i.client_order_id, is_algo=i.is_algo) is None
+            if new or self.find_order(i.client_order_id, is_algo=i.is_algo) is None
         ]
 
     def _command_envelope(self, command: Command, source: Source | str = Source.BOT) -> Envelope:

@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 MAX_HISTORY = 1000
 BUDGET_SECONDS = 0.25
+CONTEXT_SECONDS = 5.0
 
 
 class FilingSink(Protocol):
@@ -128,11 +129,15 @@ class StrategyRunner:
         self._thread.shutdown(wait=False, cancel_futures=True)
 
     async def _context(self) -> Context | None:
-        engine, position, account = await self.store.call(self._state)
+        # The aggregates (store thread) and the open orders (a read model) side by side, within
+        # a deadline: a decision waiting on a locked database would be stale when it came.
+        async with asyncio.timeout(CONTEXT_SECONDS):
+            state = asyncio.ensure_future(self.store.call(self._state))
+            orders = await asyncio.to_thread(self._open_orders) if self.read_engine else []
+            engine, position, account = await state
         if engine.strategy_disabled:
             self.errors = 0  # a person re-enabling it gives it a fresh count
             return None
-        orders = await asyncio.to_thread(self._open_orders) if self.read_engine else []
         return Context(
             symbol=self.symbol,
             candles=list(self.candles),

@@ -102,6 +102,7 @@ class SoakReport:
     events: list[EventReport] = field(default_factory=list)
     duplicate_client_ids: dict[str, int] = field(default_factory=dict)
     stale_orders: list[str] = field(default_factory=list)
+    bans: int = 0  # 418 answers the bot received (the governor must never earn one)
     unprotected_ms: list[float] = field(default_factory=list)
     trades: int = 0
     orders: int = 0
@@ -111,6 +112,8 @@ class SoakReport:
         found = [f"{e.kind}: {e.mismatch}" for e in self.events if not e.settled]
         found += [f"client id sent {n}x: {cid}" for cid, n in self.duplicate_client_ids.items()]
         found += [f"stale decision traded: {s}" for s in self.stale_orders]
+        if self.bans:
+            found.append(f"the bot was banned (418) {self.bans} time(s)")
         found += [
             f"{e.kind}: SIGTERM took {e.sigterm_seconds:.1f} s"
             for e in self.events
@@ -183,6 +186,9 @@ class Soak:
         if self.bot is not None:
             stop_process(self.bot, signal.SIGTERM)
         self.sim.stop()
+        log = self.work_dir / "bot.log"
+        if log.exists():
+            self.report.bans = log.read_bytes().count(b"IP banned (418)")
 
     # ---- the run --------------------------------------------------------------------------
     def run(self, seconds: float) -> SoakReport:
@@ -402,7 +408,7 @@ def tables(report: SoakReport) -> str:
     lines.append(
         f"orders {report.orders}, trades {report.trades}, "
         f"client ids sent twice {len(report.duplicate_client_ids)}, "
-        f"stale decisions traded {len(report.stale_orders)}"
+        f"stale decisions traded {len(report.stale_orders)}, 418 bans {report.bans}"
     )
     if unprotected:
         lines.append(

@@ -22,7 +22,7 @@ def test_every_fault_kind_keeps_every_promise(tmp_path: Path) -> None:
         report = soak.run(SECONDS)
     finally:
         soak.stop()
-    print(tables(report))
+    print(tables(report))  # shown with -s, and on failure
     kinds = {e.kind for e in report.events}
     assert kinds == set(EVENTS), f"not every event kind ran: {sorted(set(EVENTS) - kinds)}"
     assert report.orders > 0 and report.trades > 0

@@ -345,7 +345,23 @@ class Trading(Application[UUID]):
         command_id = ids.command_id(self.scope, idempotency_key)
         if command_id in self.repository:
             return command_id, False
-        command = Command(
+        command = self._new_command(
+            kind, payload, actor_type, actor_id, idempotency_key, source, priority
+        )
+        self.save(command)
+        return command.id, True
+
+    def _new_command(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        actor_type: str,
+        actor_id: str,
+        idempotency_key: str,
+        source: Source | str,
+        priority: int = 0,
+    ) -> Command:
+        return Command(
             scope=self.scope,
             idempotency_key=idempotency_key,
             kind=kind,
@@ -353,10 +369,8 @@ class Trading(Application[UUID]):
             actor_type=actor_type,
             actor_id=actor_id,
             priority=priority,
-            envelope=self.envelope(source, command_id=command_id),
+            envelope=self.envelope(source, command_id=ids.command_id(self.scope, idempotency_key)),
         )
-        self.save(command)
-        return command.id, True
 
     def file_command(
         self,
@@ -377,15 +391,8 @@ class Trading(Application[UUID]):
         Command's id, and so its orders' client ids, derive from the key, so a key seen before
         is found by the save's uniqueness check (False: the key was seen).
         """
-        command = Command(
-            scope=self.scope,
-            idempotency_key=idempotency_key,
-            kind=kind,
-            payload=payload,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            priority=priority,
-            envelope=self.envelope(source, command_id=ids.command_id(self.scope, idempotency_key)),
+        command = self._new_command(
+            kind, payload, actor_type, actor_id, idempotency_key, source, priority
         )
         try:
             self.save(command, *self._decide(command, decided, new=True))

@@ -342,7 +342,8 @@ class Executor:
             legs: list[LegOutcome] = []
             for index, intent in enumerate(intents):
                 if index > 0 and not legs[0].placed:
-                    legs.append(await self._never_sent(command_id, intent))
+                    # The entry never stood: its protective legs must not be sent.
+                    legs.append(await self.placement.give_up(command_id, intent, "entry failed"))
                     continue
                 legs.append(await self.placement.place(command_id, intent, sent_at=sent_at))
                 if index == 0 and timing is not None:
@@ -398,17 +399,6 @@ class Executor:
                 summary[f"tick_{stage}_{name}_ms"] = round(values[index] * 1000, 3)
         summary["tick_samples"] = len(self.timings)
         return summary
-
-    async def _never_sent(self, command_id: UUID, intent: OrderIntent) -> LegOutcome:
-        # The entry never stood: its protective legs must not be sent.
-        env = self.trading.envelope(Source.BOT, command_id=command_id)
-        await self.store.call(
-            self.trading.mark_order_not_found,
-            intent.client_order_id,
-            is_algo=intent.is_algo,
-            env=env,
-        )
-        return LegOutcome(intent.client_order_id, False, message="entry failed")
 
     # ---- the protection lane --------------------------------------------------------------
     async def _legs_for_fill(self, client_order_id: str) -> None:

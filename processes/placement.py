@@ -175,7 +175,7 @@ class Placement:
                 # Definitely not applied: trying again is safe, for a while.
                 failures += 1
                 if failures > UNAVAILABLE_RETRIES:
-                    return await self._give_up(command_id, intent, f"exchange unavailable: {exc}")
+                    return await self.give_up(command_id, intent, f"exchange unavailable: {exc}")
                 log.warning("exchange unavailable: retrying", error=str(exc), attempt=failures)
                 await asyncio.sleep(min(0.5 * 2**failures, 8.0))
                 continue
@@ -217,7 +217,7 @@ class Placement:
                         client_order_id=intent.client_order_id,
                         reason=why,
                     )
-                    return await self._give_up(command_id, intent, f"decision expired: {why}")
+                    return await self.give_up(command_id, intent, f"decision expired: {why}")
                 log.warning(
                     "order confirmed absent past its recvWindow: sending it again",
                     client_order_id=intent.client_order_id,

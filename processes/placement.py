@@ -225,7 +225,8 @@ class Placement:
                 return await self._send(command_id, intent)
             await asyncio.sleep(min(delay, (window_ms - age_ms) / 1000 + 0.05))
 
-    async def _give_up(self, command_id: UUID, intent: OrderIntent, error: str) -> LegOutcome:
+    async def give_up(self, command_id: UUID, intent: OrderIntent, error: str) -> LegOutcome:
+        """Record that the order will never be sent: it did not reach the exchange."""
         env = self.trading.envelope(Source.BOT, command_id=command_id)
         await self.store.call(
             self.trading.mark_order_not_found,

@@ -153,3 +153,29 @@ async def test_an_algo_order_intent_is_resumed_on_the_algo_api(world: World) -> 
         if a["clientAlgoId"] == plan.decided.intents[0].client_order_id
     ]
     assert len(algos) == 1 and algos[0]["orderType"] == "STOP_MARKET"
+
+
+async def test_a_refused_entry_sends_none_of_its_protective_legs(world: World) -> None:
+    await world.start_executor()
+    mark = Decimal(world.sim.state()["mark_price"])
+    # A limit far above the mark is outside the exchange's price band: refused (-4016)
+    command_id = await world.submit(
+        "PLACE_ORDER",
+        {
+            "side": "BUY",
+            "type": "LIMIT",
+            "price": str((mark * Decimal("1.5")).quantize(Decimal("0.1"))),
+            "quantity": "0.002",
+            "stop_price": str((mark * Decimal("0.99")).quantize(Decimal("0.1"))),
+            "take_profit_price": str((mark * Decimal("1.01")).quantize(Decimal("0.1"))),
+        },
+        key="tiny-entry",
+    )
+    command = await world.finished(command_id)
+    assert command.status == "FAILED", command.as_dict()
+    assert command.last_error["code"] == -4016
+    for leg in ("sl", "tp"):
+        client_id = client_order_id_for(command_id, leg)
+        order = await world.store.call(world.trading.find_order, client_id, is_algo=True)
+        assert order is not None and order.status == "EXPIRED", order
+        assert world.client_id_count(client_id) == 0

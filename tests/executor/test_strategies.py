@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -178,3 +180,38 @@ def test_strategies_never_import_the_adapter() -> None:
             )
             for name in names:
                 assert not name.startswith(("adapters", "binance", "processes")), (path, name)
+
+
+class Slow(Strategy):
+    def on_candle(self, ctx: Context) -> list[Decision]:
+        time.sleep(0.4)  # a heavy computation, well over its budget
+        return []
+
+
+async def test_a_slow_strategy_does_not_stall_the_loop_and_is_counted(world: World) -> None:
+    runner = StrategyRunner(
+        world.trading,
+        world.store,
+        Slow({}),
+        name="slow",
+        symbol="BTCUSDT",
+        sink=Filed([]),
+        budget_seconds=0.25,
+    )
+    gaps: list[float] = []
+
+    async def heartbeat() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    beating = asyncio.ensure_future(heartbeat())
+    try:
+        await runner.on_candle(candle(0, "60000"), True)
+    finally:
+        beating.cancel()
+    assert runner.overruns == 1
+    assert gaps and max(gaps) < 0.2  # the loop kept running while the strategy thought

@@ -216,7 +216,8 @@ def measure(sizes: Sizes, workdir: Path) -> list[Row]:
         mode="paper", data_dir=workdir / "app", secrets_file=workdir / "absent.yaml", environ={}
     )
     init_schema(settings)
-    trading = open_trading(settings)
+    # As the bot opens it: the only writer of the account (it holds the bot lease).
+    trading = open_trading(settings, sole_writer=True)
     try:
         count, seconds = timed(lambda: single_saves(trading, sizes.single_saves))
         rows.append(

@@ -11,17 +11,31 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProjectorFunction,
+    project_aggregate,
+)
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+    Transcoder,
+)
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 
 from aggregates import ids
 from aggregates.account import Account
@@ -41,7 +55,11 @@ from aggregates.facts import (
 from aggregates.intent import OrderIntent
 from aggregates.order import Order, Origin
 from aggregates.position import Position
+from alphaengine.event_recorder import CoreInsertRecorder
+from alphaengine.latest_versions import LatestVersions
 from alphaengine.store import configure_engine, eventsourcing_env
+from alphaengine.transcoding import OrjsonTranscoder
+from alphaengine.working_copies import WorkingCopies
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,6 +116,15 @@ class Expired:
 Decided = Dispatched | Done | Rejected | Expired
 
 
+@dataclass
+class _Reading:
+    """The latest versions one call read, and the aggregates it took or saved."""
+
+    versions: dict[UUID, int]
+    taken: list[Aggregate] = field(default_factory=list)
+    saved: list[Aggregate] = field(default_factory=list)
+
+
 class Trading(Application[UUID]):
     name = "Trading"
     snapshotting_intervals = {Position: 100, Account: 100, Engine: 100}  # noqa: RUF012
@@ -108,6 +135,26 @@ class Trading(Application[UUID]):
         datastore = getattr(self.recorder, "datastore", None)
         if datastore is not None and datastore.engine is not None:
             configure_engine(datastore.engine)
+        # The singletons' ids (uuid5 of the scope) are read on every fill.
+        self._position_id = ids.position_id(scope)
+        self._account_id = ids.account_id(scope)
+        self._latest_versions = LatestVersions.for_recorder(self.recorder)
+        self._working = WorkingCopies()
+        # Per thread: what the method running on it read (`_reading`) or is saving (`save`).
+        self._thread = threading.local()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        factory = self.factory
+        if isinstance(factory, SQLAlchemyFactory):
+            # One Core INSERT per save (alphaengine/event_recorder.py).
+            factory.application_recorder_class = CoreInsertRecorder
+        return super().construct_recorder()
+
+    def construct_transcoder(self) -> Transcoder:
+        # The library's stored format, parsed by orjson (alphaengine/transcoding.py).
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -117,19 +164,83 @@ class Trading(Application[UUID]):
     def envelope(self, source: Source | str, **kwargs: Any) -> Envelope:
         return envelope(source, self.scope, **kwargs)
 
-    # ---- singletons -----------------------------------------------------------------------
+    # ---- reading and saving aggregates ----------------------------------------------------
+    @contextmanager
+    def _reading(self, *aggregate_ids: UUID) -> Iterator[_Reading]:
+        """Read these aggregates' latest stored versions in one query. Inside the block, on this
+        thread, loading one of them needs no query of its own: absent, or a working copy still
+        current (`WorkingCopies`), or else the repository. When the block ends without an
+        error, what was read or saved is kept for the next call."""
+        latest = self._latest_versions
+        reading = _Reading(latest.of(aggregate_ids) if latest is not None else {})
+        self._thread.reading = reading
+        try:
+            yield reading
+        finally:
+            self._thread.reading = None
+        if latest is not None:
+            self._working.give_back([*reading.taken, *reading.saved])
+
     def _get_or_none(self, aggregate_id: UUID) -> Any:
+        reading: _Reading | None = getattr(self._thread, "reading", None)
+        if reading is None or aggregate_id not in reading.versions:
+            return self._load(aggregate_id)
+        version = reading.versions[aggregate_id]
+        if not version:
+            return None
+        found = self._working.take(aggregate_id, version) or self._load(aggregate_id)
+        if found is not None:
+            reading.taken.append(found)
+        return found
+
+    def _load(self, aggregate_id: UUID) -> Any:
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        # Remembered for `take_snapshot`, which runs once they are recorded.
+        self._thread.saving = {o.id: o for o in objs if isinstance(o, Aggregate)}
+        try:
+            return super().save(*objs, **kwargs)
+        finally:
+            self._thread.saving = None
+
+    def take_snapshot(
+        self,
+        aggregate_id: UUID,
+        version: int | None = None,
+        projector_func: ProjectorFunction[Any, Any] = project_aggregate,
+    ) -> None:
+        saving: dict[UUID, Aggregate] = getattr(self._thread, "saving", None) or {}
+        saved = saving.get(aggregate_id)
+        snapshot_class = getattr(type(saved), "Snapshot", type(self).snapshot_class)
+        if (
+            saved is None
+            or saved.version != version
+            or projector_func is not project_aggregate
+            or self.snapshots is None
+            or snapshot_class is None
+        ):
+            super().take_snapshot(aggregate_id, version, projector_func)
+            return
+        # The aggregate just recorded at this version is the recorded state: no need to load it
+        # again from the last snapshot and every event since.
+        self.snapshots.put([snapshot_class.take(saved)])
+
+    # ---- singletons -----------------------------------------------------------------------
+
     def account(self) -> Account:
-        found: Account | None = self._get_or_none(ids.account_id(self.scope))
+        found: Account | None = self._get_or_none(self._account_id)
         return found or Account(scope=self.scope, envelope=self.envelope(Source.BOT))
 
     def position(self) -> Position:
-        found: Position | None = self._get_or_none(ids.position_id(self.scope))
+        found: Position | None = self._get_or_none(self._position_id)
         return found or Position(scope=self.scope, envelope=self.envelope(Source.BOT))
 
     def engine(self) -> Engine:
@@ -151,7 +262,13 @@ class Trading(Application[UUID]):
         return command
 
     def has_fact(self, dedup_key: str) -> bool:
-        return ids.fact_id(self.scope, dedup_key) in self.repository
+        fact_id = ids.fact_id(self.scope, dedup_key)
+        reading: _Reading | None = getattr(self._thread, "reading", None)
+        if reading is not None and fact_id in reading.versions:
+            return reading.versions[fact_id] > 0
+        if self._latest_versions is None:
+            return fact_id in self.repository
+        return self._latest_versions.of([fact_id])[fact_id] > 0
 
     def _save_if_changed(self, *aggregates: Aggregate) -> bool:
         if not any(a.pending_events for a in aggregates):
@@ -163,25 +280,37 @@ class Trading(Application[UUID]):
     @retry_on_conflict
     def record_fill(self, fill: FillFact, env: Envelope) -> bool:
         key = fill.dedup_key
-        if self.has_fact(key):
-            return False
-        env = env.with_dedup_key(key)
-        order = self._order_for(fill.client_order_id, fill.symbol, fill.side, env)
-        order.record_fill(fill, env)
-        touched: list[Aggregate] = [order, Fact(scope=self.scope, dedup_key=key, envelope=env)]
-        account = self.account()
-        realized = Decimal(0)
-        if fill.symbol == self.scope.symbol:
-            position = self.position()
-            before = position.realized_pnl
-            position.apply_fill(fill, env)
-            realized = position.realized_pnl - before
-            touched.append(position)
-        else:
-            realized = fill.realized_pnl
-        account.book_fill(fill, realized, env)
-        touched.append(account)
-        self.save(*touched)
+        # Everything a fill may read, in one query: its fact, the order, the algo order that may
+        # be its parent, the position and the account.
+        with self._reading(
+            ids.fact_id(self.scope, key),
+            ids.order_id(self.scope, fill.client_order_id),
+            ids.order_id(self.scope, fill.client_order_id, algo=True),
+            self._position_id,
+            self._account_id,
+        ) as reading:
+            if self.has_fact(key):
+                return False
+            env = env.with_dedup_key(key)
+            order = self._order_for(fill.client_order_id, fill.symbol, fill.side, env)
+            order.record_fill(fill, env)
+            fact = Fact(scope=self.scope, dedup_key=key, envelope=env)
+            touched: list[Aggregate] = [order, fact]
+            account = self.account()
+            realized = Decimal(0)
+            if fill.symbol == self.scope.symbol:
+                position = self.position()
+                before = position.realized_pnl
+                position.apply_fill(fill, env)
+                realized = position.realized_pnl - before
+                touched.append(position)
+            else:
+                realized = fill.realized_pnl
+            account.book_fill(fill, realized, env)
+            touched.append(account)
+            self.save(*touched)
+            # The fact is never loaded again (only its existence is asked): not worth keeping.
+            reading.saved = [aggregate for aggregate in touched if aggregate is not fact]
         return True
 
     def _new_order(

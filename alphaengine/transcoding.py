@@ -1,4 +1,4 @@
-"""The event store's JSON, parsed by orjson: the library's format, decoded several times faster.
+"""The event store's JSON, parsed by orjson: the library's format, decoded in less time.
 
 What is stored does not change: encoding stays the library's `JSONTranscoder` (the stdlib
 encoder with its `{"_type_": name, "_data_": ...}` wrappers), so a database written by either

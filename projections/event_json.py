@@ -2,7 +2,7 @@
 
 The column used to be written as `json.dumps(jsonable(fields))` (SQLAlchemy's JSON type). Here the
 common types are converted inline, exactly as `jsonable` converts them, and orjson serializes the
-result: a few times faster, and parsed back to the same values. Whatever the two serializers
+result: less work per event, and parsed back to the same values. Whatever the two serializers
 would write differently (a NaN or infinite float, an integer beyond 64 bits, a value `jsonable`
 treats by its own rules into a container) takes the old path, so the stored values never
 change.

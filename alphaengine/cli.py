@@ -24,6 +24,7 @@ from alphaengine.bootstrap import SchemaMissing, check_schema, init_schema, open
 from alphaengine.lease import lease_is_held
 from alphaengine.runtime_config import ConfigError, load_config_file
 from alphaengine.settings import Settings, SettingsError, load_settings
+from projections.replay import REBUILD_PAGE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -91,7 +92,7 @@ def init_db(
 def replay(
     mode: ModeOption = None,
     data_dir: DataDirOption = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = 500,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = REBUILD_PAGE,
 ) -> None:
     """Drop every read model and rebuild it from the event store (not while a bot runs)."""
     from projections.replay import rebuild

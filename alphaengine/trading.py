@@ -21,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from aggregates import ids
 from aggregates.account import Account
@@ -42,6 +42,7 @@ from aggregates.intent import OrderIntent
 from aggregates.order import Order, Origin
 from aggregates.position import Position
 from alphaengine.store import AGGREGATE_CACHE_SIZE, configure_engine, eventsourcing_env
+from alphaengine.transcoding import OrjsonTranscoder
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -119,6 +120,12 @@ class Trading(Application[UUID]):
         datastore = getattr(self.recorder, "datastore", None)
         if datastore is not None and datastore.engine is not None:
             configure_engine(datastore.engine)
+
+    def construct_transcoder(self) -> Transcoder:
+        # The library's stored format, parsed by orjson (alphaengine/transcoding.py).
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

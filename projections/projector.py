@@ -1,25 +1,35 @@
 """The projector: follows the Trading notification log and keeps the rm_* read models.
 
-Each batch of notifications is applied in one transaction together with its tracking record,
-so the read models are never ahead of or behind the position they claim. Rows are derived from
-the aggregates' own state, folded event by event (`event.mutate`), so a read model can only say
-what the domain model says; a replay from zero gives the same rows.
+Each page of notifications is applied in one transaction together with its tracking record, so
+the read models are never ahead of or behind the position they claim. Rows are derived from the
+aggregates' own state, folded event by event (`event.mutate`), so a read model can only say what
+the domain model says; a replay from zero gives the same rows.
+
+The folded aggregates are kept between pages and between catch-ups (a bounded LRU): the
+projector is the only folder, and each aggregate's next event in the log is the next version of
+the aggregate it already holds. Loading an aggregate from the repository happens only when it
+was never folded here (an incremental start) or was evicted. What is kept is dropped whenever
+it may not match the committed read models: a page that failed to commit, or a tracking
+position this projector did not write (a rebuild elsewhere).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
-from sqlalchemy import Table, bindparam, insert, select, update
+from eventsourcing.utils import resolve_topic
+from sqlalchemy import Dialect, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from aggregates import ids
 from aggregates.account import Account
 from aggregates.command import Command
 from aggregates.engine import Engine
@@ -27,17 +37,122 @@ from aggregates.order import Order
 from aggregates.position import Position
 from alphaengine.trading import Trading
 from projections import schema
+from projections.event_json import event_json
 from projections.jsonable import jsonable
-from projections.tracking import FollowerTracking, ReadModelRecorder, projection_lag
+from projections.tracking import (
+    FollowerTracking,
+    PositionMoved,
+    ReadModelRecorder,
+    projection_lag,
+)
 
 APPLICATION = "Trading"
+# The aggregates with read models of their own (rm_orders, rm_positions, ...): the ones folded.
+_PROJECTED = (Order, Position, Account, Command, Engine)
+# How many folded aggregates are kept between pages: every singleton plus the recently active
+# orders and commands. An evicted one is loaded again from the repository when its next event
+# comes.
+FOLDED_AGGREGATES = 4096
+
+
+class _Folded:
+    """The aggregates as folded through notification `through`, least recently used first.
+
+    Keyed by the ids' integers: a UUID's hash and equality are Python methods, called several
+    times per event."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.aggregates: OrderedDict[int, Any] = OrderedDict()
+        self.through: int | None = None
+
+    def get(self, key: int) -> Any:
+        return self.aggregates.get(key)
+
+    def put(self, key: int, aggregate: Any) -> None:
+        self.aggregates[key] = aggregate
+        self.aggregates.move_to_end(key)
+        if len(self.aggregates) > self.maxsize:
+            self.aggregates.popitem(last=False)
+
+    def forget(self) -> None:
+        self.aggregates.clear()
+        self.through = None
+
+
+class _Inserter:
+    """An executemany INSERT of whole rows into one table, driver-level.
+
+    Each value goes through its column type's own bind processor (public SQLAlchemy API), so the
+    stored values are what `session.execute(insert(table), rows)` stores (`as_text` columns
+    arrive already serialized); SQLAlchemy's own per-row parameter handling costs more than
+    these conversions.
+    """
+
+    def __init__(self, table: Table, dialect: Dialect, *, as_text: tuple[str, ...] = ()) -> None:
+        keys = [column.key for column in table.c]
+        compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+        self.sql = str(compiled)
+        self.positional = compiled.positional
+        self.keys = list(compiled.positiontup or keys) if compiled.positional else keys
+        self.values = itemgetter(*self.keys)
+        processors = [
+            None
+            if key in as_text
+            else table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+            for key in self.keys
+        ]
+        self.conversions = [(i, convert) for i, convert in enumerate(processors) if convert]
+
+    def insert(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        values, conversions, keys = self.values, self.conversions, self.keys
+        params: list[Any] = []
+        for row in rows:
+            converted = list(values(row))
+            for i, convert in conversions:
+                converted[i] = convert(converted[i])
+            params.append(
+                tuple(converted) if self.positional else dict(zip(keys, converted, strict=True))
+            )
+        session.connection().exec_driver_sql(self.sql, params)
 
 
 class Projector:
-    def __init__(self, trading: Trading, recorder: FollowerTracking) -> None:
+    def __init__(
+        self,
+        trading: Trading,
+        recorder: FollowerTracking,
+        *,
+        folded_aggregates: int = FOLDED_AGGREGATES,
+    ) -> None:
         self.trading = trading
         self.recorder = recorder
         self._lock = threading.Lock()
+        self._folded = _Folded(folded_aggregates)
+        self._position_key = ids.position_id(trading.scope).int
+        self._texts = _IdTexts()
+        dialect = trading.recorder.datastore.engine.dialect  # type: ignore[attr-defined]
+        self._inserters = {
+            # rm_events.data arrives as JSON text (projections/event_json.py).
+            "rm_events": _Inserter(schema.rm_events, dialect, as_text=("data",)),
+            "rm_fills": _Inserter(schema.rm_fills, dialect),
+            "rm_equity": _Inserter(schema.rm_equity, dialect),
+        }
+        events: Table = trading.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        self._page = (
+            select(
+                events.c.id,
+                events.c.originator_id,
+                events.c.originator_version,
+                events.c.topic,
+                events.c.state,
+            )
+            .where(events.c.id >= bindparam("start"))
+            .order_by(events.c.id)
+            .limit(bindparam("limit"))
+        )
 
     @classmethod
     def for_trading(cls, trading: Trading) -> Projector:
@@ -54,77 +169,142 @@ class Projector:
         processed = 0
         with self._lock:
             while True:
-                start = self.position() + 1
-                notifications = self.trading.recorder.select_notifications(start, batch_size)
+                # Where this projector stopped; read from the tracking table only when it has
+                # not projected yet (or forgot what it folded).
+                position = self._folded.through
+                if position is None:
+                    position = self.position()
+                notifications = self._select(position + 1, batch_size)
                 if not notifications:
                     return processed
-                self._apply_batch(notifications)
+                try:
+                    self._apply_batch(notifications, position)
+                except PositionMoved:
+                    continue  # another writer moved the position: go on from where it is
                 processed += len(notifications)
                 if progress is not None:
                     progress(len(notifications))
                 if len(notifications) < batch_size:
                     return processed
 
-    def _apply_batch(self, notifications: Sequence[Notification]) -> None:
-        events = [self.trading.mapper.to_domain_event(n) for n in notifications]
+    def _select(self, start: int, limit: int) -> list[Notification]:
+        # A Core query: the library's ORM query builds an object per row, several times the
+        # cost of reading the row.
+        with self.trading.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
+            rows = session.execute(self._page, {"start": start, "limit": limit}).all()
+        return [
+            Notification(
+                id=row[0],
+                originator_id=row[1],
+                originator_version=row[2],
+                topic=row[3],
+                state=bytes(row[4]) if isinstance(row[4], memoryview) else row[4],
+            )
+            for row in rows
+        ]
+
+    def _apply_batch(self, notifications: Sequence[Notification], position: int) -> None:
+        to_domain_event = self.trading.mapper.to_domain_event
+        events = [to_domain_event(n) for n in notifications]
 
         def apply(session: Session) -> None:
-            batch = _Batch(self.trading, session)
+            batch = _Batch(
+                self.trading,
+                session,
+                self._folded,
+                self._position_key,
+                self._inserters,
+                self._texts,
+            )
             for notification, domain_event in zip(notifications, events, strict=True):
                 batch.apply(notification.id, domain_event)
             batch.flush()
 
-        self.recorder.write(APPLICATION, notifications[-1].id, apply)
+        try:
+            self.recorder.write(APPLICATION, notifications[-1].id, apply, expected=position)
+        except BaseException:
+            # The folds of this page were not committed (or describe another position).
+            self._folded.forget()
+            raise
+        self._folded.through = notifications[-1].id
 
 
 class _Batch:
-    """Folds one batch's events into aggregates and writes each touched row once."""
+    """Folds one page's events into aggregates and writes each touched row once."""
 
-    def __init__(self, trading: Trading, session: Session) -> None:
+    def __init__(
+        self,
+        trading: Trading,
+        session: Session,
+        folded: _Folded,
+        position_key: int,
+        inserters: dict[str, _Inserter],
+        texts: _IdTexts,
+    ) -> None:
         self.trading = trading
+        self.inserters = inserters
+        self.texts = texts
         self.session = session
-        self.aggregates: dict[UUID, Any] = {}
-        self.dirty: dict[UUID, datetime] = {}
-        self.created: dict[UUID, datetime] = {}
-        # Append-only rows, written with one executemany per table at the end of the batch:
+        self.folded = folded
+        self.position_key = position_key
+        # Keyed by the aggregate id's integer, as `_Folded`.
+        self.dirty: dict[int, tuple[Any, datetime]] = {}
+        self.created: dict[int, datetime] = {}
+        # Append-only rows, written with one executemany per table at the end of the page:
         # compiling an INSERT per row costs more than the database work itself.
         self.rows: dict[str, list[dict[str, Any]]] = {"rm_events": [], "rm_equity": []}
-        self.fills: dict[tuple[str, int], dict[str, Any]] = {}
+        self.fills: dict[int, dict[str, dict[str, Any]]] = {}  # trade id -> symbol -> row
         self.upserts: dict[str, tuple[Table, str, dict[Any, dict[str, Any]]]] = {}
 
     def _fold(self, domain_event: Any) -> Any:
+        """The aggregate after this event; None for a new aggregate of a kind without read
+        models of its own (a fact's index entry: one per fill), which is never loaded again."""
         aggregate_id = domain_event.originator_id
-        aggregate = self.aggregates.get(aggregate_id)
-        if aggregate is None and domain_event.originator_version > 1:
-            aggregate = self.trading.repository.get(
-                aggregate_id, version=domain_event.originator_version - 1
-            )
+        key = aggregate_id.int
+        version = domain_event.originator_version
+        aggregate = None
+        if version > 1:
+            touched = self.dirty.get(key)
+            aggregate = touched[0] if touched else self.folded.get(key)
+            if aggregate is None or aggregate.version != version - 1:
+                aggregate = self.trading.repository.get(aggregate_id, version=version - 1)
+        elif not issubclass(resolve_topic(domain_event.originator_topic), _PROJECTED):
+            return None
+        else:
+            self.created[key] = domain_event.timestamp
         aggregate = domain_event.mutate(aggregate)
-        self.aggregates[aggregate_id] = aggregate
-        if domain_event.originator_version == 1:
-            self.created[aggregate_id] = domain_event.timestamp
+        self.folded.put(key, aggregate)
+        self.dirty[key] = (aggregate, domain_event.timestamp)
         return aggregate
 
     def apply(self, notification_id: int, domain_event: Any) -> None:
         aggregate = self._fold(domain_event)
-        self.dirty[aggregate.id] = domain_event.timestamp
-        self.rows["rm_events"].append(_event_row(notification_id, domain_event, aggregate))
-        name = type(domain_event).__name__
-        if isinstance(aggregate, Order) and name == "Filled":
-            row = _fill_row(notification_id, domain_event, aggregate)
-            self.fills[(row["symbol"], row["trade_id"])] = row
-        if isinstance(aggregate, Account) and name == "FillBooked":
-            self._book_realized_pnl(domain_event.trade_id, domain_event.realized_pnl)
-        if isinstance(aggregate, Account) and name != "Opened":
-            self.rows["rm_equity"].append(
-                self._equity_row(notification_id, domain_event, aggregate)
+        if aggregate is None:
+            kind = resolve_topic(domain_event.originator_topic).__name__
+            self.rows["rm_events"].append(
+                _event_row(notification_id, domain_event, kind, self.texts)
             )
+            return
+        self.rows["rm_events"].append(
+            _event_row(notification_id, domain_event, type(aggregate).__name__, self.texts)
+        )
+        name = type(domain_event).__name__
+        if name == "Filled" and isinstance(aggregate, Order):
+            row = _fill_row(notification_id, domain_event, aggregate)
+            self.fills.setdefault(row["trade_id"], {})[row["symbol"]] = row
+        if isinstance(aggregate, Account):
+            if name == "FillBooked":
+                self._book_realized_pnl(domain_event.trade_id, domain_event.realized_pnl)
+            if name != "Opened":
+                self.rows["rm_equity"].append(
+                    self._equity_row(notification_id, domain_event, aggregate)
+                )
 
     def _book_realized_pnl(self, trade_id: int, realized_pnl: Decimal) -> None:
         # The fill's realized PnL is the position's netting result, booked with the fill: in
         # this batch's pending row, or in the row an earlier batch wrote.
-        pending = [row for key, row in self.fills.items() if key[1] == trade_id]
-        for row in pending:
+        pending = self.fills.get(trade_id, {})
+        for row in pending.values():
             row["realized_pnl"] = realized_pnl
         if not pending:
             self.session.execute(
@@ -138,7 +318,8 @@ class _Batch:
     ) -> dict[str, Any]:
         # The position as of this notification: folded in this batch, or the row as the
         # previous batch left it (never the live aggregate, which may already be further on).
-        position = self.aggregates.get(_position_id(self.trading))
+        touched = self.dirty.get(self.position_key)
+        position = touched[0] if touched else self.folded.get(self.position_key)
         if position is not None:
             quantity, entry = position.quantity, position.entry_price
         else:
@@ -157,8 +338,7 @@ class _Batch:
         }
 
     def flush(self) -> None:
-        for aggregate_id, at in self.dirty.items():
-            aggregate = self.aggregates[aggregate_id]
+        for aggregate, at in self.dirty.values():
             if isinstance(aggregate, Order):
                 self._upsert(schema.rm_orders, "id", self._order_row(aggregate, at))
             elif isinstance(aggregate, Position):
@@ -170,16 +350,13 @@ class _Batch:
             elif isinstance(aggregate, Engine):
                 self._upsert(schema.rm_engine, "id", _engine_row(aggregate, at))
         self._write_upserts()
-        for table, rows in (
-            (schema.rm_events, self.rows["rm_events"]),
-            (schema.rm_fills, list(self.fills.values())),
-            (schema.rm_equity, self.rows["rm_equity"]),
-        ):
-            if rows:
-                self.session.execute(insert(table), rows)
+        fills = [row for rows in self.fills.values() for row in rows.values()]
+        self.inserters["rm_events"].insert(self.session, self.rows["rm_events"])
+        self.inserters["rm_fills"].insert(self.session, fills)
+        self.inserters["rm_equity"].insert(self.session, self.rows["rm_equity"])
 
     def _created_at(self, aggregate: Aggregate, fallback: datetime) -> datetime:
-        created = self.created.get(aggregate.id)
+        created = self.created.get(aggregate.id.int)
         if created is not None:
             return created
         return aggregate.created_on if aggregate.created_on else fallback
@@ -276,12 +453,6 @@ class _Batch:
                 self.session.execute(insert(table), inserts)
 
 
-def _position_id(trading: Trading) -> UUID:
-    from aggregates import ids
-
-    return ids.position_id(trading.scope)
-
-
 def _position_row(position: Position, at: datetime) -> dict[str, Any]:
     return {
         "symbol": position.symbol,
@@ -329,20 +500,38 @@ def _fill_row(notification_id: int, event: Any, order: Order) -> dict[str, Any]:
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
 
 
-def _event_row(notification_id: int, event: Any, aggregate: Any) -> dict[str, Any]:
+def _event_row(
+    notification_id: int, event: Any, aggregate_type: str, text: Callable[[Any], str]
+) -> dict[str, Any]:
     envelope = getattr(event, "envelope", None)
-    data = {k: jsonable(v) for k, v in event.__dict__.items() if k not in _SKIP}
     timestamp = event.timestamp if event.timestamp.tzinfo else event.timestamp.replace(tzinfo=UTC)
     return {
         "notification_id": notification_id,
-        "originator_id": str(event.originator_id),
+        "originator_id": text(event.originator_id),
         "originator_version": event.originator_version,
-        "aggregate_type": type(aggregate).__name__,
-        "event_type": f"{type(aggregate).__name__}.{type(event).__name__}",
+        "aggregate_type": aggregate_type,
+        "event_type": f"{aggregate_type}.{type(event).__name__}",
         "source": envelope.source if envelope is not None else "BOT",
-        "command_id": str(envelope.command_id) if envelope and envelope.command_id else None,
-        "correlation_id": str(envelope.correlation_id) if envelope else None,
+        "command_id": text(envelope.command_id) if envelope and envelope.command_id else None,
+        "correlation_id": text(envelope.correlation_id) if envelope else None,
         "dedup_key": envelope.dedup_key if envelope is not None else None,
         "timestamp": timestamp,
-        "data": data,
+        "data": event_json({k: v for k, v in event.__dict__.items() if k not in _SKIP}),
     }
+
+
+class _IdTexts:
+    """`str(uuid)` of the ids that recur on many events (an aggregate's, a correlation's)."""
+
+    def __init__(self, maxsize: int = 65536) -> None:
+        self.maxsize = maxsize
+        self.texts: dict[int, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        key = value.int
+        text = self.texts.get(key)
+        if text is None:
+            if len(self.texts) >= self.maxsize:
+                self.texts.clear()
+            text = self.texts[key] = str(value)
+        return text

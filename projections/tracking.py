@@ -63,25 +63,48 @@ class FollowerTracking(SQLAlchemyTrackingRecorder):
     def position(self, follower: str) -> int:
         return int(self.max_tracking_id(follower) or 0)
 
-    def write(self, follower: str, notification_id: int, apply: Callable[[Session], Any]) -> None:
-        """Move `follower` to `notification_id` and run `apply` (its writes), committed together."""
+    def write(
+        self,
+        follower: str,
+        notification_id: int,
+        apply: Callable[[Session], Any],
+        *,
+        expected: int | None = None,
+    ) -> None:
+        """Move `follower` to `notification_id` and run `apply` (its writes), committed together.
+
+        With `expected`, only from that position: PositionMoved (nothing written) if another
+        writer moved it since. A follower that knows where it stopped skips reading it again.
+        """
         with self.transaction(commit=True) as session:
             # The position first: it takes the write lock before `apply` reads anything.
-            self.advance(session, follower, notification_id)
+            self.advance(session, follower, notification_id, expected=expected)
             apply(session)
 
-    def advance(self, session: Session, follower: str, notification_id: int) -> None:
+    def advance(
+        self,
+        session: Session,
+        follower: str,
+        notification_id: int,
+        *,
+        expected: int | None = None,
+    ) -> None:
         table = self.tracking_table
-        result = session.execute(
-            update(table)
-            .where(table.c.application_name == follower)
-            .values(notification_id=notification_id)
-        )
+        where = table.c.application_name == follower
+        if expected is not None:
+            where = where & (table.c.notification_id == expected)
+        result = session.execute(update(table).where(where).values(notification_id=notification_id))
         moved = cast(CursorResult[Any], result).rowcount
         if not moved:
+            if expected:  # a follower at 0 has no row yet
+                raise PositionMoved(f"{follower} is no longer at notification {expected}")
             session.execute(
                 insert(table).values(application_name=follower, notification_id=notification_id)
             )
+
+
+class PositionMoved(Exception):
+    """A follower's position is not the one it expected: another writer moved it."""
 
 
 _RECORDERS: weakref.WeakKeyDictionary[Any, dict[str, FollowerTracking]] = (

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -113,6 +114,7 @@ class Trading(Application[UUID]):
         holds the bot lease; the web only files new Commands and config versions). Its cached
         aggregates are then current without a query each time they are read."""
         self.scope = scope
+        self.sole_writer = sole_writer
         env = eventsourcing_env(url, create_table=create_table)
         if sole_writer:
             env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
@@ -161,9 +163,11 @@ class Trading(Application[UUID]):
         found: Engine | None = self._get_or_none(ids.engine_id(self.scope), readonly=readonly)
         return found or Engine(scope=self.scope, envelope=self.envelope(Source.BOT))
 
-    def find_order(self, client_order_id: str, *, is_algo: bool = False) -> Order | None:
+    def find_order(
+        self, client_order_id: str, *, is_algo: bool = False, readonly: bool = False
+    ) -> Order | None:
         found: Order | None = self._get_or_none(
-            ids.order_id(self.scope, client_order_id, algo=is_algo)
+            ids.order_id(self.scope, client_order_id, algo=is_algo), readonly=readonly
         )
         return found
 
@@ -176,7 +180,23 @@ class Trading(Application[UUID]):
         return command
 
     def has_fact(self, dedup_key: str) -> bool:
-        return ids.fact_id(self.scope, dedup_key) in self.repository
+        # One read of the log: a fact index has one event and is never snapshotted or cached.
+        fact = ids.fact_id(self.scope, dedup_key)
+        return next(iter(self.events.get(fact, limit=1)), None) is not None
+
+    @contextmanager
+    def _changing(self) -> Iterator[bool]:
+        """Whether a method may change cached aggregates in place instead of copies.
+
+        Only the sole writer may (its cache is the truth and nobody else saves): a copy of the
+        position with its recent fills costs more than the save. If anything fails, the cache,
+        which may hold half-changed objects, is dropped."""
+        try:
+            yield self.sole_writer
+        except BaseException:
+            if self.sole_writer:
+                self.forget_cached()
+            raise
 
     def _save_if_changed(self, *aggregates: Aggregate) -> bool:
         if not any(a.pending_events for a in aggregates):
@@ -191,22 +211,25 @@ class Trading(Application[UUID]):
         if self.has_fact(key):
             return False
         env = env.with_dedup_key(key)
-        order = self._order_for(fill.client_order_id, fill.symbol, fill.side, env)
-        order.record_fill(fill, env)
-        touched: list[Aggregate] = [order, Fact(scope=self.scope, dedup_key=key, envelope=env)]
-        account = self.account()
-        realized = Decimal(0)
-        if fill.symbol == self.scope.symbol:
-            position = self.position()
-            before = position.realized_pnl
-            position.apply_fill(fill, env)
-            realized = position.realized_pnl - before
-            touched.append(position)
-        else:
-            realized = fill.realized_pnl
-        account.book_fill(fill, realized, env)
-        touched.append(account)
-        self.save(*touched)
+        with self._changing() as in_place:
+            order = self._order_for(
+                fill.client_order_id, fill.symbol, fill.side, env, readonly=in_place
+            )
+            order.record_fill(fill, env)
+            touched: list[Aggregate] = [order, Fact(scope=self.scope, dedup_key=key, envelope=env)]
+            account = self.account(readonly=in_place)
+            realized = Decimal(0)
+            if fill.symbol == self.scope.symbol:
+                position = self.position(readonly=in_place)
+                before = position.realized_pnl
+                position.apply_fill(fill, env)
+                realized = position.realized_pnl - before
+                touched.append(position)
+            else:
+                realized = fill.realized_pnl
+            account.book_fill(fill, realized, env)
+            touched.append(account)
+            self.save(*touched)
         return True
 
     def _new_order(
@@ -249,8 +272,10 @@ class Trading(Application[UUID]):
         order.link_parent(parent.client_order_id, env)
         return order
 
-    def _order_for(self, client_order_id: str, symbol: str, side: str, env: Envelope) -> Order:
-        order = self.find_order(client_order_id)
+    def _order_for(
+        self, client_order_id: str, symbol: str, side: str, env: Envelope, *, readonly: bool = False
+    ) -> Order:
+        order = self.find_order(client_order_id, readonly=readonly)
         if order is not None:
             return order
         seen = OrderIntent(client_order_id, False, symbol, side, "UNKNOWN", Decimal(0))

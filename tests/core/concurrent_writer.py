@@ -28,8 +28,8 @@ class MeetingTrading(Trading):
         self.barrier: Barrier | None = barrier
         self.conflicts = 0
 
-    def position(self) -> Position:
-        position = super().position()
+    def position(self, *, readonly: bool = False) -> Position:
+        position = super().position(readonly=readonly)
         if self.barrier is not None:
             barrier, self.barrier = self.barrier, None
             barrier.wait(timeout=60)

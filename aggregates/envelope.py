@@ -8,6 +8,7 @@ or the person's click that caused it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
@@ -50,6 +51,9 @@ class Envelope:
     causation_id: UUID | None = None
     command_id: UUID | None = None
     dedup_key: str | None = None
+    # The exchange's clock when the event was recorded (the bot knows it; the web does not).
+    # What a person sees as the time of an event; the event's own timestamp is the recorder's.
+    exchange_time: datetime | None = None
 
     def caused_by(self, causation_id: UUID) -> Envelope:
         return replace(self, causation_id=causation_id)
@@ -66,6 +70,7 @@ def envelope(
     correlation_id: UUID | None = None,
     causation_id: UUID | None = None,
     dedup_key: str | None = None,
+    exchange_time: datetime | None = None,
 ) -> Envelope:
     return Envelope(
         source=str(source),
@@ -74,6 +79,7 @@ def envelope(
         causation_id=causation_id,
         command_id=command_id,
         dedup_key=dedup_key,
+        exchange_time=exchange_time,
     )
 
 
@@ -101,7 +107,7 @@ class EnvelopeAsDict(Transcoding):
 
     def encode(self, obj: Any) -> dict[str, Any]:
         assert isinstance(obj, Envelope)
-        return {
+        encoded = {
             "source": obj.source,
             "scope": obj.scope,
             "correlation_id": obj.correlation_id,
@@ -109,6 +115,10 @@ class EnvelopeAsDict(Transcoding):
             "command_id": obj.command_id,
             "dedup_key": obj.dedup_key,
         }
+        if obj.exchange_time is not None:
+            # Only when known: envelopes stored before it existed decode unchanged.
+            encoded["exchange_time"] = obj.exchange_time
+        return encoded
 
     def decode(self, data: Any) -> Envelope:
         return Envelope(**data)

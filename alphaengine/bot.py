@@ -146,6 +146,8 @@ class Bot:
         clock = self.clock = ExchangeClock(
             gateway.server_time, max_jump=interval_length(config.strategy.timeframe)
         )
+        # Every event the bot records says when it happened by the exchange's clock.
+        self.trading.exchange_clock = clock.now
         risk = self.risk = RiskGuard(config.risk, rules)
         reconciler = Reconciler(
             self.trading,

@@ -115,6 +115,8 @@ class Trading(Application[UUID]):
         aggregates are then current without a query each time they are read."""
         self.scope = scope
         self.sole_writer = sole_writer
+        # The exchange's clock, where this process knows it (the bot): stamped on envelopes.
+        self.exchange_clock: Callable[[], datetime] | None = None
         env = eventsourcing_env(url, create_table=create_table)
         if sole_writer:
             env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
@@ -135,6 +137,8 @@ class Trading(Application[UUID]):
         transcoder.register(EnvelopeAsDict())
 
     def envelope(self, source: Source | str, **kwargs: Any) -> Envelope:
+        if self.exchange_clock is not None and "exchange_time" not in kwargs:
+            kwargs["exchange_time"] = self.exchange_clock()
         return envelope(source, self.scope, **kwargs)
 
     def forget_cached(self) -> None:

@@ -271,10 +271,10 @@ class _Batch:
         elif not issubclass(resolve_topic(domain_event.originator_topic), _PROJECTED):
             return None
         else:
-            self.created[key] = domain_event.timestamp
+            self.created[key] = shown_time(domain_event)
         aggregate = domain_event.mutate(aggregate)
         self.folded.put(key, aggregate)
-        self.dirty[key] = (aggregate, domain_event.timestamp)
+        self.dirty[key] = (aggregate, shown_time(domain_event))
         return aggregate
 
     def apply(self, notification_id: int, domain_event: Any) -> None:
@@ -329,7 +329,7 @@ class _Batch:
             quantity, entry = (row[0], row[1]) if row else (Decimal(0), Decimal(0))
         return {
             "notification_id": notification_id,
-            "time": domain_event.timestamp,
+            "time": shown_time(domain_event),
             "wallet_balance": account.wallet_balance("USDT"),
             "realized_pnl": account.realized_pnl,
             "fees": account.fees,
@@ -497,6 +497,17 @@ def _fill_row(notification_id: int, event: Any, order: Order) -> dict[str, Any]:
     }
 
 
+def shown_time(event: Any) -> datetime:
+    """When a person sees the event happen: by the exchange's clock when the recorder knew it
+    (the bot does), else when it was recorded."""
+    envelope = getattr(event, "envelope", None)
+    at: datetime | None = envelope.exchange_time if envelope is not None else None
+    if at is None:
+        at = event.timestamp
+    assert at is not None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
 
 
@@ -504,7 +515,7 @@ def _event_row(
     notification_id: int, event: Any, aggregate_type: str, text: Callable[[Any], str]
 ) -> dict[str, Any]:
     envelope = getattr(event, "envelope", None)
-    timestamp = event.timestamp if event.timestamp.tzinfo else event.timestamp.replace(tzinfo=UTC)
+    timestamp = shown_time(event)
     return {
         "notification_id": notification_id,
         "originator_id": text(event.originator_id),

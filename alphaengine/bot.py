@@ -149,6 +149,12 @@ class Bot:
         # Every event the bot records says when it happened by the exchange's clock.
         self.trading.exchange_clock = clock.now
         risk = self.risk = RiskGuard(config.risk, rules)
+        # Orders resumed or filed before the market stream's first mark are sized with this;
+        # without it the planner asks again when it needs a price.
+        try:
+            risk.on_mark(await gateway.mark_price(self.symbol))
+        except ExchangeError as exc:
+            log.warning("no mark price at start", error=str(exc)[:200])
         reconciler = Reconciler(
             self.trading,
             gateway,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -176,6 +176,10 @@ class Planner:
     async def _plan(self, draft: Draft, exposure: Exposure) -> Plan:
         kind = draft.kind
         if kind == CommandKind.PLACE_ORDER:
+            if self.risk.mark_price is None:
+                # Before the market stream's first mark (just after a start): ask REST.
+                self.risk.on_mark(await self.gateway.mark_price(self.symbol))
+                exposure = replace(exposure, mark_price=self.risk.mark_price or Decimal(0))
             return self._place(draft, _parse(payloads.PlaceOrder, draft), exposure)
         if kind == CommandKind.CLOSE_POSITION:
             request = _parse(payloads.ClosePosition, draft)

@@ -182,6 +182,18 @@ class BinanceGateway:
                 raise UnknownOutcome(f"exchangeInfo filters of {symbol} unreadable") from exc
         raise ExchangeRejected(-1121, f"{symbol} is not listed by the exchange")
 
+    async def mark_price(self, symbol: str) -> Decimal:
+        row: Any = await self.governor.request(
+            "get", "premiumIndex", {"symbol": symbol}, signed=False
+        )
+        try:
+            price = Decimal(str(row["markPrice"]))
+        except (KeyError, TypeError, ArithmeticError) as exc:
+            raise UnknownOutcome(f"premiumIndex without a mark price: {row!r}"[:200]) from exc
+        if not price.is_finite() or price <= 0:
+            raise UnknownOutcome(f"premiumIndex mark price {price} is not a price")
+        return price
+
     def server_time(self) -> datetime:
         offset_ms = int(self.governor.client.timestamp_offset or 0)
         return datetime.now(UTC) + timedelta(milliseconds=offset_ms)

@@ -37,7 +37,11 @@ def test_events_recorded_with_the_exchange_clock_show_its_time(
             .scalars()
             .all()
         )
-        equity = conn.execute(select(rm_equity.c.time).order_by(rm_equity.c.notification_id)).scalars().all()
+        equity = (
+            conn.execute(select(rm_equity.c.time).order_by(rm_equity.c.notification_id))
+            .scalars()
+            .all()
+        )
     # The first was stamped by the exchange's clock; the second, without one, by the recorder
     assert shown[0] == market_time and equity[0] == market_time
     assert abs(shown[1] - datetime.now(UTC)) < timedelta(minutes=5)

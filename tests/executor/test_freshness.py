@@ -137,3 +137,17 @@ async def test_the_daily_loss_limit_reads_the_event_store_not_a_read_model(
     engine = await world.store.call(world.trading.engine)
     assert engine.mode == "PAUSED"
     assert SYMBOL  # the position of the traded symbol was never touched
+
+
+async def test_an_order_filed_before_the_first_mark_is_sized_from_the_exchange_mark(
+    world: World,
+) -> None:
+    # Just after a start the market stream has not delivered a mark yet; the order must not be
+    # refused for want of a price the exchange can give.
+    world.risk.mark_price = None
+    await world.start_executor()
+    command_id = await world.submit("PLACE_ORDER", strategy_entry(mark_of(world)), key="early")
+    command = await world.finished(command_id)
+    assert command.status == "SUCCEEDED", command.reason
+    assert world.risk.mark_price == mark_of(world)
+    assert world.client_id_count(client_order_id_for(command_id)) == 1

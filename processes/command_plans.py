@@ -41,6 +41,9 @@ log = structlog.get_logger(__name__)
 Action = Callable[[], Awaitable[dict[str, Any]]]
 P = TypeVar("P", bound=payloads.Payload)
 
+# -2011 "Unknown order sent." and -2013 "Order does not exist.": the order is not open.
+NOT_OPEN_CODES = frozenset({-2011, -2013})
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -360,7 +363,16 @@ class Planner:
             return [str(cid) for cid in conn.execute(query).scalars()]
 
     async def _cancel_one(self, cancel: payloads.CancelOrder) -> dict[str, Any]:
-        await self.gateway.cancel_order(self.symbol, cancel.client_order_id, is_algo=cancel.is_algo)
+        try:
+            await self.gateway.cancel_order(
+                self.symbol, cancel.client_order_id, is_algo=cancel.is_algo
+            )
+        except ExchangeRejected as exc:
+            if exc.code not in NOT_OPEN_CODES:
+                raise
+            # Filled, triggered or canceled meanwhile (a close's own cleanup often wins the
+            # race): what the cancel wanted holds. The fill, if any, arrives as a fact.
+            return {"outcome": "NOT_OPEN", "client_order_id": cancel.client_order_id}
         return {"canceled": cancel.client_order_id}
 
     async def _set_leverage(self, command_id: UUID, leverage: int) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from aggregates.ports import (
 from processes.exchange_clock import ExchangeClock
 from processes.health import HealthWriter
 from processes.log_throttle import LogThrottle
+from processes.reconnect_pacing import ReconnectPacing
 from projections.schema import market_candles, market_marks
 
 log = structlog.get_logger(__name__)
@@ -54,7 +55,6 @@ WRITE_SECONDS = 1.0
 AFTER_CANDLE_SECONDS = 0.2
 # markPrice@1s ticks every second: a longer silence means a stalled socket.
 SILENCE_SECONDS = 4.0
-MAX_BACKOFF_SECONDS = 2.0
 
 CandleHandler = Callable[[Candle, bool], Awaitable[None]]
 
@@ -114,6 +114,7 @@ class MarketStream:
         self._unwritten_mark: tuple[Decimal, datetime] | None = None
         self._last_candle_at = 0.0
         self._malformed_log = LogThrottle()
+        self._ended_log = LogThrottle()
 
     # ---- history --------------------------------------------------------------------------
     async def warm_up(self) -> list[Candle]:
@@ -184,28 +185,39 @@ class MarketStream:
                 await asyncio.wait_for(writer, 1.0)
 
     async def _run(self) -> None:
-        failures = 0
+        pacing = ReconnectPacing()
         while True:
             session: MarketSession | None = None
             try:
                 session = await self.streams.open_market(self.symbol, self.interval)
+                pacing.opened()
                 self.sessions += 1
                 self.connected.set()
-                failures = 0
                 await self._synchronise_clock()
                 await self._consume(session)
             except (StreamClosed, TimeoutError) as exc:
-                log.warning("market stream ended: reconnecting", reason=str(exc) or "silence")
+                if self._ended_log.allow():
+                    log.warning(
+                        "market stream ended: reconnecting",
+                        reason=str(exc) or "silence",
+                        failures=pacing.failures,
+                        unreported=self._ended_log.take_suppressed(),
+                    )
             except ExchangeError as exc:
-                failures += 1
-                log.warning("market stream failed", error=f"{type(exc).__name__}: {exc}")
+                if self._ended_log.allow():
+                    log.warning(
+                        "market stream failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        failures=pacing.failures,
+                        unreported=self._ended_log.take_suppressed(),
+                    )
             finally:
                 self.connected.clear()
                 if session is not None:
                     await session.close()
             self.counters.inc("market_gaps")
             self.counters.inc("market_reconnects")
-            await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures) if failures else 0.0)
+            await asyncio.sleep(pacing.ended())
 
     async def _consume(self, session: MarketSession) -> None:
         while True:

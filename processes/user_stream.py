@@ -30,13 +30,13 @@ from aggregates.ports import (
 )
 from processes.health import HealthWriter
 from processes.ingest import Ingestor
+from processes.reconnect_pacing import ReconnectPacing
 
 log = structlog.get_logger(__name__)
 
 KEEPALIVE_SECONDS = 30 * 60
 KEEPALIVE_RETRY_SECONDS = 60.0
 LISTEN_KEY_UNKNOWN = -1125
-MAX_BACKOFF_SECONDS = 2.0
 
 
 class StreamGap(Exception):
@@ -68,14 +68,14 @@ class UserStream:
         self.listen_key: str | None = None  # the current session's, when the venue has one
 
     async def run(self) -> None:
-        failures = 0
+        pacing = ReconnectPacing()
         while True:
             session: UserSession | None = None
             try:
                 session = await self.streams.open_user()
+                pacing.opened()
                 self.listen_key = getattr(session, "listen_key", None)
                 self.sessions += 1
-                failures = 0
                 self.connected.set()
                 if self.sessions > 1:
                     # Events sent while we were away are not replayed: read them from REST, now
@@ -87,15 +87,13 @@ class UserStream:
             except StreamClosed as exc:
                 self._gap(str(exc))
             except ExchangeError as exc:
-                failures += 1
                 self._gap(f"{type(exc).__name__}: {exc}")
             finally:
                 self.connected.clear()
                 if session is not None:
                     await session.close()
             self.counters.inc("reconnects")
-            # The first retry is immediate; repeated failures back off, never for long.
-            await asyncio.sleep(min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures) if failures else 0)
+            await asyncio.sleep(pacing.ended())
 
     def _gap(self, reason: str) -> None:
         self.counters.inc("gaps")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import timedelta
@@ -135,6 +136,10 @@ async def test_a_restarted_exchange_on_the_same_port_is_followed(world: World) -
     await eventually(lambda: len(delivered.live) >= 1, timeout=10)
     port = world.sim.port
     await world.sim.stop()
+    reconnects = world.connection.metrics.get("market_reconnects", 0)
+    await asyncio.sleep(1.5)
+    # While the port refuses, attempts back off (0.1 s, 0.2 s, ...) instead of spinning.
+    assert world.connection.metrics.get("market_reconnects", 0) - reconnects <= 6
     replacement = SimulatorServer(sim_config())
     await replacement.start(host="127.0.0.1", port=port)
     started = time.monotonic()

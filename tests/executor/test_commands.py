@@ -119,3 +119,26 @@ async def test_daily_loss_limit_pauses_and_rejects_strategy_orders(world: World)
     assert "engine PAUSED" in (await world.finished(again)).reason
     user_close = await world.submit("CLOSE_POSITION", {}, key="user-close")
     assert (await world.finished(user_close)).status == "SUCCEEDED"
+
+
+async def test_cancelling_an_order_that_is_no_longer_open_says_so_and_succeeds(
+    world: World,
+) -> None:
+    await world.start_executor()
+    limit = await world.submit(
+        "PLACE_ORDER",
+        {"side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "50000"},
+        key="resting-limit",
+    )
+    assert (await world.finished(limit)).status == "SUCCEEDED"
+    client_id = client_order_id_for(limit)
+    first = await world.submit("CANCEL_ORDER", {"client_order_id": client_id}, key="cancel-1")
+    command = await world.finished(first)
+    assert command.status == "SUCCEEDED" and command.result["canceled"] == client_id
+    # A second cancel (a race with a close's own cleanup, or a person clicking twice) finds the
+    # order gone: the exchange's -2011 means what the cancel wanted already holds.
+    again = await world.submit("CANCEL_ORDER", {"client_order_id": client_id}, key="cancel-2")
+    command = await world.finished(again)
+    assert command.status == "SUCCEEDED", command.reason
+    assert command.result["outcome"] == "NOT_OPEN"
+    assert not [o for o in world.sim.state()["orders"] if o["status"] == "NEW"]

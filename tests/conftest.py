@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import pytest
 
@@ -85,8 +85,10 @@ class Cluster:
                 self.process.wait(timeout=STOP_SECONDS)
 
 
-def _admin_execute(url: str, statement: str) -> None:
+def _admin_execute(url: str, statement: LiteralString, database: str) -> None:
+    """Run `statement` with `database` quoted as the identifier in its `{}`."""
     import psycopg
+    from psycopg import sql
     from sqlalchemy.engine import make_url
 
     parts = make_url(url)
@@ -99,7 +101,7 @@ def _admin_execute(url: str, statement: str) -> None:
         autocommit=True,
         connect_timeout=10,
     ) as conn:
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(sql.SQL(statement).format(sql.Identifier(database)))
 
 
 def start_cluster(bin_dir: Path) -> Cluster:
@@ -187,7 +189,7 @@ def postgres_url() -> Iterator[str]:
     cluster = start_cluster(bin_dir)
     url = cluster.url("alphaengine")
     try:
-        _admin_execute(url, "CREATE DATABASE alphaengine")
+        _admin_execute(url, "CREATE DATABASE {}", "alphaengine")
         os.environ[POSTGRES_URL_ENV] = url
         yield url
     finally:
@@ -202,8 +204,8 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     name = f"test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(postgres_url, f"CREATE DATABASE {name}")
+    _admin_execute(postgres_url, "CREATE DATABASE {}", name)
     try:
         yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        _admin_execute(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        _admin_execute(postgres_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)

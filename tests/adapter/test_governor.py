@@ -19,6 +19,7 @@ from adapters.binance.governor import RestBanned, RestGovernor
 from adapters.binance.metrics import Metrics
 from adapters.binance.urls import simulator_endpoints
 from adapters.simulator import SimulatorServer
+from aggregates.facts import OrderFact
 from aggregates.intent import OrderIntent
 from aggregates.ports import ExchangeRejected, ExchangeUnavailable, UnknownOutcome
 from alphaengine.exchange import connect_exchange
@@ -117,7 +118,9 @@ async def test_418_stops_all_rest_until_the_ban_ends(
     with pytest.raises(RestBanned):
         await conn.gateway.snapshot(SYMBOL)
     assert conn.metrics["requests"] == sent  # nothing was sent while banned
-    wait = raised.value.banned_until.timestamp() - time.time()
+    until = raised.value.banned_until
+    assert until is not None  # a ban says when it ends
+    wait = until.timestamp() - time.time()
     assert 0 < wait <= 3
     await asyncio.sleep(wait + 0.1)
     snapshot = await conn.gateway.snapshot(SYMBOL)
@@ -142,7 +145,7 @@ async def test_503_unknown_after_placing_is_an_unknown_outcome(
     with pytest.raises(UnknownOutcome):
         await conn.gateway.place_order(market("ae-u1"))
     found = await conn.gateway.get_order(SYMBOL, "ae-u1", is_algo=False)
-    assert found is not None and found.status == "FILLED"
+    assert isinstance(found, OrderFact) and found.status == "FILLED"
     await add_fault(sim, kind="fail_503", match={"path": "/fapi/v1/order"}, count=1)
     with pytest.raises(UnknownOutcome):
         await conn.gateway.place_order(market("ae-u2"))

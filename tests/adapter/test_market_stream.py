@@ -93,9 +93,17 @@ async def test_a_server_side_close_reconnects_within_seconds(world: World) -> No
     for round_ in range(3):
         await add_fault(world.sim, kind="drop_websockets")
         dropped_at = time.monotonic()
-        await eventually(lambda r=round_: stream.sessions >= r + 2, timeout=5)
+
+        def reconnected(sessions: int = round_ + 2) -> bool:
+            return stream.sessions >= sessions
+
+        await eventually(reconnected, timeout=5)
         count = len(delivered.live)
-        await eventually(lambda c=count: len(delivered.live) > c, timeout=5)
+
+        def delivering(before: int = count) -> bool:
+            return len(delivered.live) > before
+
+        await eventually(delivering, timeout=5)
         assert time.monotonic() - dropped_at < 5
     assert world.connection.metrics["market_reconnects"] >= 3
     assert_contiguous(delivered.all)
@@ -110,9 +118,11 @@ async def test_twenty_drops_leave_no_connection_behind(world: World) -> None:
     before = established_to(world.sim.port)
     for round_ in range(20):
         await add_fault(world.sim, kind="drop_websockets")
-        await eventually(
-            lambda r=round_: stream.sessions >= r + 2 and stream.connected.is_set(), timeout=5
-        )
+
+        def reconnected(sessions: int = round_ + 2) -> bool:
+            return stream.sessions >= sessions and stream.connected.is_set()
+
+        await eventually(reconnected, timeout=5)
     await eventually(lambda: len(world.sim.hub.market) == 1, timeout=5)
     await eventually(lambda: established_to(world.sim.port) == before, timeout=5)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ def facts(payload: object) -> tuple[object, ...]:
     return parsed.facts
 
 
-TRADE = {
+TRADE: dict[str, Any] = {
     "e": "ORDER_TRADE_UPDATE",
     "T": 1742585119595,
     "E": 1742585119596,

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import pytest
@@ -97,7 +98,9 @@ async def test_a_ban_raises_an_alarm_and_the_next_reconcile_clears_it(world: Wor
     with pytest.raises(RestBanned) as banned:
         await world.reconciler.reconcile("test: banned")
     assert "exchange_banned" in world.trading.engine().alarms
-    await asyncio.sleep(banned.value.banned_until.timestamp() - time.time() + 0.1)
+    until = banned.value.banned_until
+    assert until is not None  # a ban says when it ends
+    await asyncio.sleep(until.timestamp() - time.time() + 0.1)
     await world.reconciler.reconcile("test: ban over")
     assert "exchange_banned" not in world.trading.engine().alarms
 
@@ -136,5 +139,6 @@ async def test_reconciler_records_with_its_own_source(world: World, by_hand: Asy
     )
     await world.reconciler.reconcile("test")
     position = world.trading.position()
-    last = list(world.trading.repository.event_store.get(position.id))[-1]
+    # Event classes are made by @event from the decorated methods: their fields are not typed.
+    last: Any = list(world.trading.repository.event_store.get(position.id))[-1]
     assert last.envelope.source == Source.RECONCILER

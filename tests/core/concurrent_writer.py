@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from multiprocessing.synchronize import Barrier
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError, Recording
 
 from aggregates.envelope import Scope, Source
 from aggregates.position import Position
@@ -35,7 +36,11 @@ class MeetingTrading(Trading):
             barrier.wait(timeout=60)
         return position
 
-    def save(self, *objs: Aggregate | None, **kwargs: Any) -> Any:
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
         try:
             return super().save(*objs, **kwargs)
         except IntegrityError:

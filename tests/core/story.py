@@ -131,7 +131,7 @@ def order_report(
     )
 
 
-def drive_history(trading: Trading, checkpoint: Callable[[], None] = lambda: None) -> None:
+def drive_history(trading: Trading, checkpoint: Callable[[], object] = lambda: None) -> None:
     """Record the whole story; `checkpoint` runs between its chapters (a live projector)."""
     ws = trading.envelope(Source.WEBSOCKET)
     rest = trading.envelope(Source.REST)

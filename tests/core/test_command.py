@@ -95,7 +95,7 @@ def test_the_same_idempotency_key_is_one_command(trading: Trading) -> None:
         "idempotency_key": "click-7",
         "source": Source.WEB,
     }
-    before = trading.recorder.max_notification_id()
+    before = trading.recorder.max_notification_id() or 0
     first, new = trading.submit_command(**submit)  # type: ignore[arg-type]
     again, new_again = trading.submit_command(**submit)  # type: ignore[arg-type]
 

@@ -71,7 +71,7 @@ def assert_the_story(tables: dict[str, Any], trading: Trading) -> None:
 def test_catch_up_is_incremental_and_idempotent(trading: Trading, projector: Projector) -> None:
     before = projector.position()  # init-db projected its own events
     drive_history(trading)
-    total = trading.recorder.max_notification_id() - before
+    total = (trading.recorder.max_notification_id() or 0) - before
     assert projector.lag() == total
 
     assert projector.catch_up(batch_size=10) == total

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import Notification
 from sqlalchemy import MetaData
 
 from aggregates.envelope import Source
@@ -57,7 +58,7 @@ def test_the_log_orders_every_change_and_reads_back_in_order(backend: Trading) -
     notifications = backend.recorder.select_notifications(1, 10_000)
     assert [n.id for n in notifications] == list(range(1, len(notifications) + 1))
     # Paging through the log sees the same notifications
-    paged = []
+    paged: list[Notification] = []
     start = 1
     while page := backend.recorder.select_notifications(start, 10):
         paged.extend(page)

@@ -3,10 +3,12 @@ upcasters turn the old state into today's, and the events after the snapshot app
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.domain import Snapshot
+from eventsourcing.domain import Aggregate, Snapshot
 
 from aggregates import ids
 from aggregates.envelope import Source
@@ -18,9 +20,11 @@ from tests.core.story import T0, fill
 D = Decimal
 
 
-def store_old_snapshot(trading: Trading, aggregate_id: Any, reshape: Any) -> None:
+def store_old_snapshot(
+    trading: Trading, aggregate_id: UUID, reshape: Callable[[dict[str, Any]], object]
+) -> None:
     """Snapshot the aggregate as it stands, rewritten into the shape an older version stored."""
-    aggregate = trading.repository.get(aggregate_id)
+    aggregate: Aggregate = trading.repository.get(aggregate_id)
     taken = Snapshot.take(aggregate)
     state = dict(taken.state)
     state.pop("class_version", None)  # versions were not recorded before

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from alphaengine import local_run
 from alphaengine.bootstrap import open_trading, read_engine
-from alphaengine.local_run import (  # noqa: F401 - the tests' vocabulary
+from alphaengine.local_run import (
     QUIET_STRATEGY,
     ROOT,
     SYMBOL,
@@ -25,6 +25,23 @@ from alphaengine.local_run import (  # noqa: F401 - the tests' vocabulary
 from alphaengine.settings import Settings, load_settings
 from alphaengine.trading import Trading
 from projections.schema import rm_fills, rm_positions
+
+# The tests' vocabulary: what they import from here, some of it re-exported from local_run.
+__all__ = [
+    "QUIET_STRATEGY",
+    "ROOT",
+    "SYMBOL",
+    "Simulator",
+    "assert_matches_exchange",
+    "bot_env",
+    "open_db",
+    "settings_for",
+    "start_bot",
+    "start_simulator",
+    "stop_process",
+    "wait_until",
+    "write_runtime_config",
+]
 
 Simulator = SimulatorProcess
 

@@ -123,7 +123,9 @@ async def test_the_daily_loss_limit_reads_the_event_store_not_a_read_model(
     await world.store.call(world.trading.record_fill, fill, world.trading.envelope(Source.REST))
     # A replay in progress has emptied the fills read model: the guard must not be fooled.
     await world.store.call(world.projector.catch_up)
-    with world.executor.planner.read_engine.begin() as conn:
+    read_engine = world.executor.planner.read_engine
+    assert read_engine is not None  # the world's planner reads the read models
+    with read_engine.begin() as conn:
         conn.execute(delete(rm_fills))
     exposure = await world.executor.planner.exposure()
     assert exposure.realized_today == Decimal("-600")

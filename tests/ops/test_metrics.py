@@ -119,7 +119,8 @@ class Scraper:
     unprojected: int
 
     def get(self, **headers: str) -> httpx.Response:
-        return self.client.get("/metrics", headers=headers)
+        response: httpx.Response = self.client.get("/metrics", headers=headers)
+        return response
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

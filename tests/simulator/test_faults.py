@@ -101,7 +101,8 @@ async def test_apply_then_timeout_places_the_order(raw: RawApi, client: AsyncCli
 
     async def landed() -> bool:
         o = await client.futures_get_order(symbol=SYMBOL, origClientOrderId="atimeout")
-        return o["status"] == "NEW"
+        status: str = o["status"]
+        return status == "NEW"
 
     await wait_until(landed, what="the timed-out order must exist")
 

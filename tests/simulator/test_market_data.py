@@ -30,7 +30,7 @@ async def test_ping_and_time(client: AsyncClient) -> None:
 async def test_create_uses_spot_ping_and_time(sim: SimulatorServer) -> None:
     """AsyncClient.create() pings /api/v3/ping and reads /api/v3/time."""
 
-    class LocalAsyncClient(AsyncClient):
+    class LocalAsyncClient(AsyncClient):  # type: ignore[misc]  # python-binance is untyped
         API_URL = sim.url + "/api"
         MARGIN_API_URL = sim.url + "/sapi"
         FUTURES_URL = sim.url + "/fapi"

@@ -201,7 +201,8 @@ async def test_resting_limit_fills_as_maker_at_its_price(
 
     async def filled() -> bool:
         o = await client.futures_get_order(symbol=SYMBOL, orderId=placed["orderId"])
-        return o["status"] == "FILLED"
+        status: str = o["status"]
+        return status == "FILLED"
 
     await wait_until(filled, what="resting LIMIT should fill when the price moves through it")
     o = await client.futures_get_order(symbol=SYMBOL, orderId=placed["orderId"])

@@ -21,11 +21,12 @@ from sqlalchemy import insert
 from aggregates.envelope import Source
 from aggregates.facts import AlgoOrderFact, BalanceFact, FillFact, OrderFact
 from aggregates.ids import client_order_id_for
+from aggregates.intent import OrderIntent
 from alphaengine.bootstrap import init_schema, open_trading
 from alphaengine.runtime_config import parse_config, save_config, stored_config
 from alphaengine.settings import Settings, load_settings
 from alphaengine.store import make_engine
-from alphaengine.trading import OrderIntent, Trading
+from alphaengine.trading import Trading
 from projections.projector import Projector
 from projections.schema import health, market_candles, market_marks
 

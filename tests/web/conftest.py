@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,12 +23,12 @@ class Web:
     settings: Settings
     password: str
 
-    def login(self) -> dict[str, str]:
+    def login(self) -> dict[str, Any]:
         response = self.client.post(
             "/api/auth/login", json={"username": "admin", "password": self.password}
         )
         assert response.status_code == 200, response.text
-        body: dict[str, str] = response.json()
+        body: dict[str, Any] = response.json()
         return body
 
     def headers(self) -> dict[str, str]:

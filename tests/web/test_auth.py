@@ -43,7 +43,8 @@ PROTECTED = [
 
 def call(client: TestClient, method: str, path: str, token: str | None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return client.request(method, path, headers=headers).status_code
+    status: int = client.request(method, path, headers=headers).status_code
+    return status
 
 
 def test_login_returns_access_and_refresh_tokens(web: Web) -> None:

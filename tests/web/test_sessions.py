@@ -21,7 +21,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def works(web: Web, access_token: str) -> bool:
-    return web.client.get("/api/config", headers=bearer(access_token)).status_code == 200
+    status: int = web.client.get("/api/config", headers=bearer(access_token)).status_code
+    return status == 200
 
 
 def refresh(web: Web, refresh_token: str) -> tuple[int, dict[str, str]]:

@@ -91,7 +91,7 @@ def test_closing_to_zero_resets_entry_and_break_even() -> None:
     position = Position()
     position.apply_fill(Decimal("0.5"), Decimal("100"), Decimal("1"))
     position.apply_fill(Decimal("-0.5"), Decimal("90"), Decimal("1"))
-    assert (position.amount, position.entry, position.break_even) == (0, 0, 0)
+    assert (position.amount, position.entry, position.break_even) == (Decimal(0),) * 3
 
 
 def test_market_fill_books_fee_wallet_and_income() -> None:

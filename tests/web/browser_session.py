@@ -7,10 +7,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
+import pytest
 
 from tests.web.browser_world import World, build_world
 from tests.web.processes import (
@@ -24,7 +26,7 @@ from tests.web.processes import (
 from web.auth import hash_password
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, ViewportSize
+    from playwright.sync_api import Browser, Locator, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,6 +43,12 @@ DESKTOP: ViewportSize = {"width": 1400, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 Theme = Literal["light", "dark"]
 CHARTS_INSTALLED = (REPO_ROOT / "web/frontend/node_modules/lightweight-charts").exists()
+# What every browser test module marks itself with.
+BROWSER_TEST_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make browser)"),
+]
 
 
 @dataclass
@@ -136,3 +144,21 @@ def desk(tmp: Path) -> Iterator[Desk]:
             yield Desk(world=world, url=url, browser=browser, headers=headers, tokens=tokens)
         finally:
             browser.close()
+
+
+@contextmanager
+def desk_for_module(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Desk]:
+    """A module's desk, which must have seen no page problem by its end."""
+    with desk(tmp_path_factory.mktemp(name)) as running:
+        yield running
+    assert running.problems == []
+
+
+def clock(at: datetime) -> str:
+    """A moment as the desk shows it (exchange time, UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def figure(page: Page, figures: str, label: str) -> Locator:
+    """The value next to a label in a <dl> of figures."""
+    return page.locator(f'{figures} dt:text-is("{label}") + dd')

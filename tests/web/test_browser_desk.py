@@ -13,32 +13,27 @@ import pytest
 
 from aggregates.envelope import Source
 from aggregates.facts import BalanceFact
-from tests.web.browser_session import CHARTS_INSTALLED, CHROMIUM, PHONE, Desk, desk, shoot
+from tests.web.browser_session import (
+    BROWSER_TEST_MARKS,
+    CHARTS_INSTALLED,
+    PHONE,
+    Desk,
+    clock,
+    desk_for_module,
+    figure,
+    shoot,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    pass
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make browser)"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    with desk(tmp_path_factory.mktemp("desk")) as running:
+    with desk_for_module(tmp_path_factory, "desk") as running:
         yield running
-    assert running.problems == []
-
-
-def clock(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def figure(page: Page, figures: str, label: str) -> Locator:
-    """The value next to a label in a <dl> of figures."""
-    return page.locator(f'{figures} dt:text-is("{label}") + dd')
 
 
 def money(value: Decimal) -> str:

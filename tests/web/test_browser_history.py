@@ -15,35 +15,30 @@ from aggregates import ids
 from aggregates.envelope import Source
 from alphaengine.runtime_config import sync_config_table
 from alphaengine.store import make_engine
-from tests.web.browser_session import CHROMIUM, PHONE, Desk, desk, shoot
+from tests.web.browser_session import (
+    BROWSER_TEST_MARKS,
+    PHONE,
+    Desk,
+    clock,
+    desk_for_module,
+    figure,
+    shoot,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make browser)"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    with desk(tmp_path_factory.mktemp("history")) as running:
+    with desk_for_module(tmp_path_factory, "history") as running:
         yield running
-    assert running.problems == []
-
-
-def clock(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cells(row: Locator, label: str) -> Locator:
     return row.locator(f'td[data-label="{label}"]')
-
-
-def figure(page: Page, figures: str, label: str) -> Locator:
-    return page.locator(f'{figures} dt:text-is("{label}") + dd')
 
 
 def kpi(page: Page, name: str) -> Locator:

@@ -3,26 +3,21 @@ Pause and Resume (carried out by the bot), find the pause in the event log, sign
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.web.browser_session import CHARTS_INSTALLED, CHROMIUM, CHROMIUM_ARGS, shoot, watch
+from tests.web.browser_session import (
+    BROWSER_TEST_MARKS,
+    CHARTS_INSTALLED,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    shoot,
+    watch,
+)
 from tests.web.processes import TEST_PASSWORD, paper_system
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make browser installs it)"
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("projections.projector") is None,
-        reason="the bot is not runnable yet: projections.projector is missing",
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 
 def test_login_dashboard_and_pause_in_chromium(tmp_path: Path) -> None:

@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.web.browser_session import CHROMIUM, DESKTOP, PHONE, Desk, Theme, desk, shoot
+from tests.web.browser_session import (
+    BROWSER_TEST_MARKS,
+    DESKTOP,
+    PHONE,
+    Desk,
+    Theme,
+    desk_for_module,
+    shoot,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (make browser)"),
-]
+pytestmark = BROWSER_TEST_MARKS
 
 LIGHT_BACKGROUND = "rgb(243, 245, 248)"
 DARK_BACKGROUND = "rgb(14, 18, 23)"
@@ -51,9 +55,8 @@ CLIPPED = """(selector) => {
 
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
-    with desk(tmp_path_factory.mktemp("layout")) as running:
+    with desk_for_module(tmp_path_factory, "layout") as running:
         yield running
-    assert running.problems == []
 
 
 def open_section(page: Page, view: str, travel_to: int) -> None:

@@ -146,12 +146,12 @@ def account_metrics(conn: Connection) -> Iterator[Metric]:
     total_unrealized = Decimal(0)
     for position in account.positions(conn):
         symbol = position["symbol"]
-        quantity.add_metric([symbol], float(position["quantity"]))
-        entry.add_metric([symbol], float(position["entry_price"]))
-        unrealized.add_metric([symbol], float(position["unrealized_pnl"]))
+        quantity.add_metric([symbol], _sample(position["quantity"]))
+        entry.add_metric([symbol], _sample(position["entry_price"]))
+        unrealized.add_metric([symbol], _sample(position["unrealized_pnl"]))
         total_unrealized += Decimal(position["unrealized_pnl"])
         if position["mark_price"] is not None:
-            mark.add_metric([symbol], float(position["mark_price"]))
+            mark.add_metric([symbol], _sample(position["mark_price"]))
     yield from (quantity, entry, unrealized, mark)
 
     wallet = GaugeMetricFamily(_name("wallet_balance"), "Wallet balance", labels=["asset"])
@@ -159,11 +159,17 @@ def account_metrics(conn: Connection) -> Iterator[Metric]:
         _name("equity"), "Wallet balance plus unrealized PnL", labels=["asset"]
     )
     for balance in account.balances(conn):
-        wallet.add_metric([balance["asset"]], float(balance["wallet_balance"]))
+        wallet.add_metric([balance["asset"]], _sample(balance["wallet_balance"]))
         if balance["asset"] == QUOTE_ASSET:
             value = Decimal(balance["wallet_balance"]) + total_unrealized
-            equity.add_metric([QUOTE_ASSET], float(value))
+            equity.add_metric([QUOTE_ASSET], _sample(value))
     yield from (wallet, equity)
+
+
+def _sample(value: Any) -> float:
+    """A money figure as a Prometheus sample, which the text format holds as a 64-bit float:
+    for graphs and alerts only; nothing reads it back as money (the read models keep Decimal)."""
+    return float(Decimal(value))
 
 
 def _seconds_between(conn: Connection, start: Any, end: Any) -> ColumnElement[Any]:

@@ -34,6 +34,7 @@ from alphaengine.bootstrap import open_trading, read_engine
 from alphaengine.exchange import connect_exchange
 from alphaengine.runtime_config import ConfigError, ConfigStore, RuntimeConfig, StoredConfig
 from alphaengine.settings import Settings
+from alphaengine.storage_full import EXIT_STORAGE_FULL, is_storage_full
 from alphaengine.store_thread import StoreThread
 from alphaengine.supervisor import Supervisor
 from processes.exchange_clock import ExchangeClock
@@ -102,6 +103,13 @@ class Bot:
             reason, code = "stopped", 0
         else:
             reason, code = f"task {failure.name} failed: {failure.error}", 1
+            if is_storage_full(failure.exception):
+                code = EXIT_STORAGE_FULL
+                log.error(
+                    "the database's storage is full: stopping, since nothing can be recorded "
+                    "and so nothing may trade; a restart waits for space",
+                    exit_code=code,
+                )
         stopping = time.monotonic()
         if failure is not None:
             await self._bounded(self._alarm(TASK_ALARM, reason[:500]), "raising the alarm")

@@ -28,6 +28,7 @@ RECANCEL_SECONDS = 0.2
 class TaskFailure:
     name: str
     error: str
+    exception: BaseException | None = None
 
 
 class Supervisor:
@@ -54,7 +55,7 @@ class Supervisor:
             log.error("task failed", task=name, error=reason, exc_info=error)
         else:
             log.error("task ended unexpectedly", task=name)
-        self._failures.put_nowait(TaskFailure(name, reason))
+        self._failures.put_nowait(TaskFailure(name, reason, error))
 
     @property
     def names(self) -> list[str]:

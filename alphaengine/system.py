@@ -43,6 +43,7 @@ from alphaengine.settings import (
     check_secrets_permissions,
     load_settings,
 )
+from alphaengine.storage_full import wait_for_storage
 
 log = structlog.get_logger(__name__)
 
@@ -319,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"port {web_port} on {web_host} is in use: stop what holds it, or choose "
                 "another with --web-port"
             )
-        init_schema(settings, seed)
+        wait_for_storage(settings, lambda: init_schema(settings, seed))
         exchange_url = args.exchange_url
         if settings.mode == "paper" and exchange_url is None:
             from adapters.simulator import state_file_for

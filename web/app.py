@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from alphaengine.settings import Settings
+from alphaengine.storage_full import is_storage_full
 from web.auth import (
     ACCESS_TTL,
     REFRESH_TTL,
@@ -76,6 +77,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(PersistenceError)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if is_storage_full(exc):
+            log.error("database storage full", path=request.url.path)
+            return JSONResponse(
+                {
+                    "detail": "the database's storage is full: nothing was recorded; "
+                    "free disk space, then retry"
+                },
+                503,
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
         reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
         log.error("database error", path=request.url.path, error=reason)
         return JSONResponse(

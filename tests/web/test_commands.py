@@ -171,3 +171,24 @@ def test_get_command_from_the_read_model_404_and_bad_id(web: Web, auth: dict[str
     assert bad.status_code == 422
     bad_status = web.client.get("/api/commands", params={"status": "DONE"}, headers=auth)
     assert bad_status.status_code == 422
+
+
+def test_a_full_disk_is_a_503_that_says_so_and_records_nothing(
+    web: Web, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    from alphaengine.trading import Trading
+    from tests.core.test_storage_full import full_sqlite_error
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError(full_sqlite_error())
+
+    monkeypatch.setattr(Trading, "submit_command", full)
+    response = post(web, auth, {"kind": "PAUSE_ENGINE", "payload": {"reason": "x"}}, "full-1")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "storage is full" in response.json()["detail"]
+    monkeypatch.undo()
+    # Nothing half-filed: the same key later files a new Command.
+    again = post(web, auth, {"kind": "PAUSE_ENGINE", "payload": {"reason": "x"}}, "full-1")
+    assert again.status_code == 202 and again.json()["created"] is True

@@ -44,8 +44,14 @@ def stop_process(
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            # SIGABRT first: the engine's faulthandler writes every thread's stack to its log,
+            # which says where it hung.
+            process.send_signal(signal.SIGABRT)
+            try:
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
     return int(process.returncode)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import os
 import signal
 import socket
@@ -53,6 +54,9 @@ CHILD_WATCH_SECONDS = 1.0
 CHILD_RESTART_MAX_SECONDS = 30.0
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The bot's own stop takes under 5 s; this is the backstop if something in it hangs.
+STOP_DEADLINE_SECONDS = 8.0
+DEADLINE_THREAD = "stop-deadline"
 
 
 class StopRequested(BaseException):
@@ -221,8 +225,53 @@ async def watch_children(children: list[Child]) -> None:
 
 
 # ---- signals ------------------------------------------------------------------------------------
+class _StopDeadline:
+    """Once a stop is asked for, the process ends within STOP_DEADLINE_SECONDS whatever hangs:
+    past it, every thread's stack goes to stderr and the process exits non-zero. (A raise from a
+    signal handler can land in a garbage-collector callback and be swallowed, and a coroutine
+    can ignore its cancel; the promise to a service manager must not rest on either.)"""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._timer: threading.Timer | None = None
+
+    def arm(self, reason: str) -> None:
+        self.requested = self.requested or reason
+        if self._timer is None:
+            self._timer = threading.Timer(STOP_DEADLINE_SECONDS, self._expire)
+            self._timer.name = DEADLINE_THREAD
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        """The stop finished (or, in a test, the request is forgotten)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join(1.0)
+        self._timer = None
+        self.requested = None
+
+    def _expire(self) -> None:
+        print(
+            f"alphaengine: the stop ({self.requested}) did not finish in "
+            f"{STOP_DEADLINE_SECONDS:g} s; where each thread was:",
+            file=sys.stderr,
+            flush=True,
+        )
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stderr.flush()
+        os._exit(EXIT_FAILED)
+
+
+STOP_DEADLINE = _StopDeadline()
+
+
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise StopRequested(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    # Remembered first: if the raise is swallowed (it can land in a GC callback), the loop
+    # still sees the request when it starts.
+    STOP_DEADLINE.arm(name)
+    raise StopRequested(name)
 
 
 def install_startup_signals() -> None:
@@ -232,12 +281,18 @@ def install_startup_signals() -> None:
 
 
 def install_loop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    def requested(name: str) -> None:
+        STOP_DEADLINE.arm(name)
+        stop.set()
+
     for sig in STOP_SIGNALS:
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, requested, sig.name)
         except (NotImplementedError, RuntimeError):
             # Windows: no loop signal handlers; a plain handler hands the stop to the loop.
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+            signal.signal(sig, lambda signum, _: loop.call_soon_threadsafe(requested, str(signum)))
+    if STOP_DEADLINE.requested is not None:
+        stop.set()  # asked for during start-up, where the raise was swallowed
 
 
 # ---- the bot ------------------------------------------------------------------------------------
@@ -294,6 +349,9 @@ def _refuse(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A fatal error or SIGABRT (what a supervisor sends a hung process first) writes every
+    # thread's stack to stderr: the log then says where it hung.
+    faulthandler.enable()
     install_startup_signals()
     os.umask(0o077)  # every file the engine writes in its data dir is its owner's alone
     args = parse_args(argv)
@@ -356,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"alphaengine: {exc}", file=sys.stderr)
         code = EXIT_FAILED
+    except Exception:
+        # A bug: said with its traceback, and the exit below still cannot hang on a thread.
+        log.exception("the launcher failed")
+        code = EXIT_FAILED
     finally:
         # A second signal while stopping must not interrupt the clean-up.
         for sig in STOP_SIGNALS:
@@ -364,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_children([c.process for c in children], CHILD_STOP_SECONDS)
         if lease is not None:
             lease.release()
+    STOP_DEADLINE.disarm()
     _exit_now_if_threads_linger(code)
     return code
 

@@ -13,18 +13,7 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from alphaengine.bootstrap import init_schema
 from alphaengine.settings import load_settings
 from alphaengine.storage_full import is_storage_full, wait_for_storage
-
-
-def full_sqlite_error() -> sqlite3.OperationalError:
-    # The error SQLite really raises when a write does not fit (max_page_count is the limit).
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE t (x BLOB)")
-    conn.execute("PRAGMA max_page_count = 2")
-    try:
-        conn.execute("INSERT INTO t VALUES (zeroblob(100000))")
-    except sqlite3.OperationalError as exc:
-        return exc
-    raise AssertionError("the insert should not fit")
+from tests.storage_errors import full_sqlite_error
 
 
 def test_a_full_database_is_recognised_through_the_layers_that_wrap_it() -> None:

@@ -28,6 +28,7 @@ from projections.schema import rm_fills, rm_positions
 
 # The tests' vocabulary: what they import from here, some of it re-exported from local_run.
 __all__ = [
+    "ACTIVE_STRATEGY",
     "QUIET_STRATEGY",
     "ROOT",
     "SYMBOL",
@@ -42,6 +43,13 @@ __all__ = [
     "wait_until",
     "write_runtime_config",
 ]
+
+# Trades every few candles at 60x: a crossing of 2 over 4, with a stop and a take-profit.
+ACTIVE_STRATEGY = {
+    "name": "sma_cross",
+    "timeframe": "1m",
+    "params": {"fast": 2, "slow": 4, "stop_pct": "0.003", "take_profit_pct": "0.006"},
+}
 
 Simulator = SimulatorProcess
 

@@ -21,6 +21,7 @@ from alphaengine.bootstrap import read_engine
 from alphaengine.local_run import SimulatorProcess
 from projections.schema import rm_orders
 from tests.e2e.harness import (
+    ACTIVE_STRATEGY,
     ROOT,
     assert_matches_exchange,
     bot_env,
@@ -31,12 +32,6 @@ from tests.e2e.harness import (
 )
 
 pytestmark = pytest.mark.slow
-
-ACTIVE_STRATEGY = {
-    "name": "sma_cross",
-    "timeframe": "1m",
-    "params": {"fast": 2, "slow": 4, "stop_pct": "0.003", "take_profit_pct": "0.006"},
-}
 
 
 def launch(tmp: Path, config: Path, log: str) -> subprocess.Popen[bytes]:

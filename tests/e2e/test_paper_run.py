@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
+    ACTIVE_STRATEGY,
     Simulator,
     assert_matches_exchange,
     start_bot,
@@ -24,12 +25,6 @@ from tests.e2e.harness import (
 )
 
 pytestmark = pytest.mark.slow
-
-ACTIVE_STRATEGY = {
-    "name": "sma_cross",
-    "timeframe": "1m",
-    "params": {"fast": 2, "slow": 4, "stop_pct": "0.003", "take_profit_pct": "0.006"},
-}
 
 
 def closed_trades(state: dict[str, Any]) -> int:

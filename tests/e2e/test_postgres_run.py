@@ -23,6 +23,7 @@ from alphaengine.bootstrap import open_trading, read_engine
 from alphaengine.settings import Settings, load_settings
 from projections.schema import rm_fills, rm_positions
 from tests.e2e.harness import (
+    ACTIVE_STRATEGY,
     ROOT,
     SYMBOL,
     Simulator,
@@ -32,7 +33,6 @@ from tests.e2e.harness import (
     wait_until,
     write_runtime_config,
 )
-from tests.e2e.test_paper_run import ACTIVE_STRATEGY
 from tests.web.processes import TEST_PASSWORD, clean_env, free_port, login, running
 from tests.web.processes import wait_until as wait_for_process
 from web.auth import hash_password

@@ -20,6 +20,7 @@ import pytest
 from alphaengine.local_run import log_contains, log_size
 from alphaengine.storage_full import EXIT_STORAGE_FULL
 from tests.e2e.harness import (
+    ACTIVE_STRATEGY,
     Simulator,
     assert_matches_exchange,
     start_simulator,
@@ -27,7 +28,6 @@ from tests.e2e.harness import (
     wait_until,
     write_runtime_config,
 )
-from tests.e2e.test_paper_continuity import ACTIVE_STRATEGY
 
 pytestmark = pytest.mark.slow
 

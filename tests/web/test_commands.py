@@ -179,7 +179,7 @@ def test_a_full_disk_is_a_503_that_says_so_and_records_nothing(
     from eventsourcing.persistence import OperationalError
 
     from alphaengine.trading import Trading
-    from tests.core.test_storage_full import full_sqlite_error
+    from tests.storage_errors import full_sqlite_error
 
     def full(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError(full_sqlite_error())

@@ -68,7 +68,7 @@ def make_engine(url: str) -> Engine:
 
 def eventsourcing_env(url: str, *, create_table: bool) -> dict[str, str]:
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "alphaengine.event_recorder:Factory",
         "SQLALCHEMY_URL": url,
         "CREATE_TABLE": "y" if create_table else "n",
         "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),

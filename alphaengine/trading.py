@@ -20,7 +20,12 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    LRUCache,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
@@ -140,6 +145,27 @@ class Trading(Application[UUID]):
         if self.exchange_clock is not None and "exchange_time" not in kwargs:
             kwargs["exchange_time"] = self.exchange_clock()
         return envelope(source, self.scope, **kwargs)
+
+    def take_snapshot(
+        self,
+        aggregate_id: UUID,
+        version: int | None = None,
+        projector_func: Any = project_aggregate,
+    ) -> None:
+        """Snapshot the aggregate a save just recorded, from the cache when it holds exactly
+        that version (the sole writer caches what it saves): the library's way rebuilds it
+        from the snapshot before and up to a hundred events, about 10 ms, inside the save."""
+        cache = self.repository.cache
+        if version is not None and cache is not None and self.snapshots is not None:
+            try:
+                cached = cache.get(aggregate_id)
+            except KeyError:
+                cached = None
+            snapshot_class = getattr(type(cached), "Snapshot", type(self).snapshot_class)
+            if cached is not None and cached.version == version and snapshot_class is not None:
+                self.snapshots.put([snapshot_class.take(cached)])
+                return
+        super().take_snapshot(aggregate_id, version, projector_func)
 
     def forget_cached(self) -> None:
         """Drop cached aggregates (after a conflict, when they are not fast-forwarded)."""

@@ -1,56 +1,19 @@
-"""The same store tests on SQLite and on PostgreSQL (the `postgres_url` fixture, tests/conftest.py).
+"""The same store tests on SQLite and on PostgreSQL (the `backend` fixture, tests/core/conftest.py).
 
 Changing the URL is the whole scale-out path, so the bodies below know nothing of the backend.
-The PostgreSQL database is emptied first: ALPHAENGINE_TEST_POSTGRES_URL, if set, must name a
-database kept for tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from eventsourcing.persistence import Notification
-from sqlalchemy import MetaData
 
 from aggregates.envelope import Source
-from alphaengine.bootstrap import init_schema, open_trading
-from alphaengine.settings import load_settings
-from alphaengine.store import make_engine
 from alphaengine.trading import Trading
 from projections.projector import Projector
 from projections.replay import rebuild
 from projections.timetravel import state_at
 from tests.core.story import drive_history, fill
 from tests.core.tables import snapshot
-
-
-def _empty(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        existing = MetaData()
-        existing.reflect(engine)
-        existing.drop_all(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Trading]:
-    environ: dict[str, str] = {}
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        _empty(url)
-        environ["ALPHAENGINE_DATABASE_URL"] = url
-    settings = load_settings(
-        data_dir=tmp_path, secrets_file=tmp_path / "absent.yaml", environ=environ
-    )
-    init_schema(settings)
-    init_schema(settings)  # a second init changes nothing
-    trading = open_trading(settings)
-    yield trading
-    trading.close()
 
 
 def test_the_log_orders_every_change_and_reads_back_in_order(backend: Trading) -> None:

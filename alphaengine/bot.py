@@ -197,6 +197,8 @@ class Bot:
         env = self.trading.envelope(Source.BOT)
         holder = f"{os.getpid()}@{socket.gethostname()}"
         await self.store.call(self.trading.record_bot_started, holder, env)
+        # From here every save keeps the strategy's view of the account current.
+        await self.store.call(self.trading.publish_view)
         start = self._supervisor.start
         start("executor", executor.run())
         await executor.ready.wait()

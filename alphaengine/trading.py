@@ -27,7 +27,7 @@ from eventsourcing.application import (
     project_aggregate,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
 
 from aggregates import ids
 from aggregates.account import Account
@@ -47,6 +47,7 @@ from aggregates.facts import (
 from aggregates.intent import OrderIntent
 from aggregates.order import Order, Origin
 from aggregates.position import Position
+from alphaengine.account_view import AccountView
 from alphaengine.store import AGGREGATE_CACHE_SIZE, configure_engine, eventsourcing_env
 from alphaengine.transcoding import OrjsonTranscoder
 
@@ -122,6 +123,8 @@ class Trading(Application[UUID]):
         self.sole_writer = sole_writer
         # The exchange's clock, where this process knows it (the bot): stamped on envelopes.
         self.exchange_clock: Callable[[], datetime] | None = None
+        # Published by the sole writer once `publish_view` was called (alphaengine/account_view.py).
+        self.view: AccountView | None = None
         env = eventsourcing_env(url, create_table=create_table)
         if sole_writer:
             env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
@@ -145,6 +148,25 @@ class Trading(Application[UUID]):
         if self.exchange_clock is not None and "exchange_time" not in kwargs:
             kwargs["exchange_time"] = self.exchange_clock()
         return envelope(source, self.scope, **kwargs)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        if self.view is not None and any(isinstance(o, Engine | Position | Account) for o in objs):
+            self.publish_view(engine_changed=any(isinstance(o, Engine) for o in objs))
+        return recordings
+
+    def publish_view(self, *, engine_changed: bool = True) -> AccountView:
+        """Publish what a strategy reads of the account (call it on the thread that saves); from
+        then on, again after every save that changes it. Only a sole writer's saves are every
+        change: another process's are not seen until this is called again."""
+        self.view = AccountView.of(
+            self.engine(readonly=True),
+            self.position(readonly=True),
+            self.account(readonly=True),
+            previous=self.view,
+            engine_changed=engine_changed,
+        )
+        return self.view
 
     def take_snapshot(
         self,

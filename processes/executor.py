@@ -260,7 +260,7 @@ class Executor:
             if plan.decided.intents:
                 crash_here("after_intent", self.crash_at)
             timing = (filing.seen_at or queued_at, queued_at, started, planned, committed)
-            await self._execute(command_id, plan, sent_at=None, timing=timing)
+            await self._execute(command_id, plan, sent_at=None, timing=timing, recorded_now=True)
         else:
             await self._notify_finished(command_id, type(plan.decided).__name__.upper())
 
@@ -332,6 +332,7 @@ class Executor:
         *,
         sent_at: datetime | None,
         timing: tuple[float, float, float, float, float] | None = None,
+        recorded_now: bool = False,
     ) -> None:
         assert isinstance(plan.decided, Dispatched)
         intents = plan.decided.intents
@@ -345,7 +346,11 @@ class Executor:
                     # The entry never stood: its protective legs must not be sent.
                     legs.append(await self.placement.give_up(command_id, intent, "entry failed"))
                     continue
-                legs.append(await self.placement.place(command_id, intent, sent_at=sent_at))
+                legs.append(
+                    await self.placement.place(
+                        command_id, intent, sent_at=sent_at, recorded_now=recorded_now
+                    )
+                )
                 if index == 0 and timing is not None:
                     self._time(timing)
         except ExchangeError as exc:

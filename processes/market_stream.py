@@ -173,6 +173,9 @@ class MarketStream:
             await asyncio.to_thread(self._store_candles, candles)
         if mark is not None:
             await asyncio.to_thread(self._store_mark, *mark)
+        # Liveness noted since the last write (this stream's, the strategy's): written here,
+        # where nothing is deciding, never right after a candle.
+        await asyncio.to_thread(self.health.flush)
 
     # ---- live -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -227,8 +230,7 @@ class MarketStream:
             except TimeoutError:
                 raise TimeoutError(f"no market message for {self.silence_seconds:g} s") from None
             self.counters.inc("market_messages")
-            if self.health.due("market_stream_message"):
-                await asyncio.to_thread(self.health.set, "market_stream_message")
+            self.health.note("market_stream_message")
             try:
                 if isinstance(item, Malformed):
                     raise BadMarketData(item.reason)

@@ -114,19 +114,28 @@ class Placement:
         self._attempted: set[str] = set()
 
     async def place(
-        self, command_id: UUID, intent: OrderIntent, *, sent_at: datetime | None
+        self,
+        command_id: UUID,
+        intent: OrderIntent,
+        *,
+        sent_at: datetime | None,
+        recorded_now: bool = False,
     ) -> LegOutcome:
         """`sent_at` None: this process recorded the intent and has not sent it.
 
         Otherwise the order may have left before a crash: resolve by lookup first.
+        `recorded_now`: the caller recorded the intent in the transaction that created its
+        Command, just now, so the order is PENDING_NEW and nothing can have sent it: it goes
+        without reading the order back (the tick-to-order path).
         """
         key = intent.client_order_id
         # Kept for the process's life: one small lock per order, and never two for one order.
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            order = await self.store.call(self.trading.find_order, key, is_algo=intent.is_algo)
-            if order is not None and order.status != "PENDING_NEW":
-                return known_outcome(order)
+            if not (recorded_now and sent_at is None):
+                order = await self.store.call(self.trading.find_order, key, is_algo=intent.is_algo)
+                if order is not None and order.status != "PENDING_NEW":
+                    return known_outcome(order)
             if sent_at is None and key not in self._attempted:
                 self._attempted.add(key)
                 return await self._send(command_id, intent)

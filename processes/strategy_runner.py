@@ -16,20 +16,24 @@ engine, the executor and the reconciler keep running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from aggregates.command import ActorType, CommandKind
 from aggregates.envelope import Source
 from aggregates.market import Candle, interval_length
+from alphaengine.account_view import AccountView
 from alphaengine.store_thread import StoreThread
 from alphaengine.trading import Trading
 from processes.executor import Filing
@@ -42,6 +46,18 @@ log = structlog.get_logger(__name__)
 MAX_HISTORY = 1000
 BUDGET_SECONDS = 0.25
 CONTEXT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run of the strategy on the strategy thread: its context, the state it was given,
+    and what it returned or raised."""
+
+    context: Context
+    before: dict[str, Any]
+    result: Any
+    error: Exception | None
+    took: float
 
 
 class FilingSink(Protocol):
@@ -74,6 +90,11 @@ class StrategyRunner:
         self.past_decisions = 0
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strategy")
         self.read_engine = read_engine
+        self._connection: Connection | None = None  # the strategy thread's, made there
+        self._connection_lock = threading.Lock()
+        self._open_orders_query = select(rm_orders).where(
+            rm_orders.c.is_open.is_(True), rm_orders.c.symbol == symbol
+        )
         self.health = health
         self.max_errors = max_errors
         self.candles: deque[Candle] = deque(maxlen=MAX_HISTORY)
@@ -84,11 +105,7 @@ class StrategyRunner:
     async def start(self, history: list[Candle]) -> None:
         for candle in history:
             self._remember(candle)
-        ctx = await self._context()
-        if ctx is not None:
-            before = copy.deepcopy(ctx.state)
-            await self._call(lambda: self.strategy.on_start(ctx), ctx)
-            await self._keep_state(ctx, before)
+        await self._run_strategy(self.strategy.on_start)
 
     def _remember(self, candle: Candle) -> bool:
         if self.candles and candle.open_time <= self.candles[-1].open_time:
@@ -105,11 +122,7 @@ class StrategyRunner:
         if not self._remember(candle):
             return []
         seen_at = time.perf_counter()
-        ctx = await self._context()
-        if ctx is None:
-            return []
-        before = copy.deepcopy(ctx.state)
-        decisions = await self._call(lambda: self.strategy.on_candle(ctx), ctx)
+        decisions = await self._run_strategy(self.strategy.on_candle)
         filed: list[Filing] = []
         if decisions and not live:
             self.past_decisions += len(decisions)
@@ -120,75 +133,109 @@ class StrategyRunner:
             )
         else:
             filed = [self._file(candle, d, seen_at) for d in decisions or []]
-        await self._keep_state(ctx, before)
-        if self.health is not None and self.health.due("strategy", 1.0):
-            await asyncio.to_thread(self.health.set, "strategy", f"{self.name}: ok")
+        if self.health is not None:
+            self.health.note("strategy", f"{self.name}: ok")
         return filed
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
+        # Not under a query still running on the strategy thread (bounded: a stop must not hang).
+        if self._connection_lock.acquire(timeout=1.0):
+            try:
+                if self._connection is not None:
+                    with contextlib.suppress(Exception):
+                        self._connection.close()
+                    self._connection = None
+            finally:
+                self._connection_lock.release()
 
-    async def _context(self) -> Context | None:
-        # The aggregates (store thread) and the open orders (a read model) side by side, within
-        # a deadline: a decision waiting on a locked database would be stale when it came.
-        async with asyncio.timeout(CONTEXT_SECONDS):
-            state = asyncio.ensure_future(self.store.call(self._state))
-            orders = await asyncio.to_thread(self._open_orders) if self.read_engine else []
-            engine, position, account = await state
-        if engine.strategy_disabled:
-            self.errors = 0  # a person re-enabling it gives it a fresh count
+    async def _run_strategy(self, method: Callable[[Context], Any]) -> Any:
+        """Build the context and run `method` on it, both on the strategy thread (one hop:
+        the account comes from the store thread's published view, the open orders from their
+        read model). Then persist what the strategy changed in its state."""
+        view = self.trading.view
+        if view is None or not self.trading.sole_writer:
+            # Not kept current by this process's saves alone: read it now, within a deadline
+            # (a decision waiting on a locked database would be stale when it came).
+            async with asyncio.timeout(CONTEXT_SECONDS):
+                view = await self.store.call(self.trading.publish_view)
+        loop = asyncio.get_running_loop()
+        run = await loop.run_in_executor(self._thread, self._on_thread, method, view)
+        if run is None:
+            self.errors = 0  # disabled: a person re-enabling it gives it a fresh count
             return None
-        return Context(
-            symbol=self.symbol,
-            candles=list(self.candles),
-            position=PositionView(position.quantity, position.entry_price),
-            open_orders=orders,
-            balance=account.wallet_balance("USDT"),
-            engine_mode=engine.mode,
-            params=dict(self.strategy.params),
-            state=copy.deepcopy(engine.strategy_state),
-        )
-
-    def _state(self) -> tuple[Any, Any, Any]:
-        return (
-            self.trading.engine(readonly=True),
-            self.trading.position(readonly=True),
-            self.trading.account(readonly=True),
-        )
-
-    def _open_orders(self) -> list[dict[str, Any]]:
-        assert self.read_engine is not None
-        query = select(rm_orders).where(
-            rm_orders.c.is_open.is_(True), rm_orders.c.symbol == self.symbol
-        )
-        with self.read_engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
-
-    async def _call(self, call: Callable[[], Any], ctx: Context) -> Any:
-        started = time.perf_counter()
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(self._thread, call)
-        except Exception as exc:
-            self.errors += 1
-            log.exception("strategy raised", strategy=self.name, errors_in_a_row=self.errors)
-            if self.errors >= self.max_errors:
-                reason = f"{self.name} raised {self.errors} times in a row: {exc!r}"
-                env = self.trading.envelope(Source.BOT)
-                await self.store.call(self.trading.disable_strategy, reason, env)
-                log.error("strategy disabled", strategy=self.name, reason=reason)
+        if run.error is not None:
+            await self._failed(run.error)
             return None
         self.errors = 0
-        took = time.perf_counter() - started
-        if took > self.budget_seconds:
+        if run.took > self.budget_seconds:
             self.overruns += 1
             log.warning(
                 "strategy overran its budget",
                 strategy=self.name,
-                seconds=round(took, 3),
+                seconds=round(run.took, 3),
                 budget=self.budget_seconds,
                 overruns=self.overruns,
             )
-        return result
+        await self._keep_state(run.context, run.before)
+        return run.result
+
+    def _on_thread(self, method: Callable[[Context], Any], view: AccountView) -> _Run | None:
+        context = self._context(view)
+        if context is None:
+            return None
+        before = copy.deepcopy(context.state)
+        started = time.perf_counter()
+        try:
+            result = method(context)
+        except Exception as exc:
+            return _Run(context, before, None, exc, time.perf_counter() - started)
+        return _Run(context, before, result, None, time.perf_counter() - started)
+
+    def _context(self, view: AccountView) -> Context | None:
+        if view.strategy_disabled:
+            return None
+        orders = self._open_orders() if self.read_engine else []
+        return Context(
+            symbol=self.symbol,
+            candles=list(self.candles),
+            position=PositionView(view.position_quantity, view.entry_price),
+            open_orders=orders,
+            balance=view.wallet_balance,
+            engine_mode=view.engine_mode,
+            params=dict(self.strategy.params),
+            state=copy.deepcopy(dict(view.strategy_state)),
+        )
+
+    def _open_orders(self) -> list[dict[str, Any]]:
+        """The open orders' read-model rows, on the strategy thread's own connection: taking
+        one from the pool (and giving it back) cost more than the query."""
+        assert self.read_engine is not None
+        with self._connection_lock:
+            if self._connection is None:
+                self._connection = self.read_engine.connect()
+            try:
+                rows = self._connection.execute(self._open_orders_query).all()
+                self._connection.rollback()  # no read transaction outlives the query
+            except Exception:
+                self._connection.invalidate()
+                self._connection = None
+                raise
+        return [dict(row._mapping) for row in rows]
+
+    async def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        log.error(
+            "strategy raised",
+            strategy=self.name,
+            errors_in_a_row=self.errors,
+            exc_info=exc,
+        )
+        if self.errors >= self.max_errors:
+            reason = f"{self.name} raised {self.errors} times in a row: {exc!r}"
+            env = self.trading.envelope(Source.BOT)
+            await self.store.call(self.trading.disable_strategy, reason, env)
+            log.error("strategy disabled", strategy=self.name, reason=reason)
 
     async def _keep_state(self, ctx: Context, before: dict[str, Any]) -> None:
         """Persist what the strategy changed in its state; after its decisions are filed, so the

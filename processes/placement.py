@@ -187,6 +187,16 @@ class Placement:
                     return await self.give_up(command_id, intent, f"exchange unavailable: {exc}")
                 log.warning("exchange unavailable: retrying", error=str(exc), attempt=failures)
                 await asyncio.sleep(min(0.5 * 2**failures, 8.0))
+                why = await self.stale(command_id, intent) if self.stale is not None else None
+                if why is not None:
+                    # The decision aged while the exchange was unavailable: sending it now
+                    # would act on a market that has moved on.
+                    log.warning(
+                        "exchange unavailable until the decision expired: not sent",
+                        client_order_id=intent.client_order_id,
+                        reason=why,
+                    )
+                    return await self.give_up(command_id, intent, f"decision expired: {why}")
                 continue
             crash_here("after_send", self.crash_at)
             await self._record(command_id, ack.fact)

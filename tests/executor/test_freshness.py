@@ -12,7 +12,7 @@ from aggregates.envelope import Source
 from aggregates.facts import FillFact
 from aggregates.ids import client_order_id_for
 from projections.schema import rm_fills
-from tests.executor.conftest import SYMBOL, World
+from tests.executor.conftest import SYMBOL, World, add_fault
 
 
 def strategy_entry(mark: Decimal, *, side: str = "BUY", **extra: object) -> dict[str, object]:
@@ -155,3 +155,25 @@ async def test_an_order_filed_before_the_first_mark_is_sized_from_the_exchange_m
     asked = world.risk.mark_price
     assert asked is not None and abs(asked - mark_of(world)) < asked * Decimal("0.01")
     assert world.client_id_count(client_order_id_for(command_id)) == 1
+
+
+async def test_a_decision_that_expires_while_the_exchange_is_unavailable_is_not_sent(
+    world: World,
+) -> None:
+    # Refused twice with 429 (definitely not applied): the retries wait 1 s, then 2 s; the
+    # decision is valid for 1.5 s.
+    await add_fault(
+        world.sim,
+        kind="rate_limit",
+        match={"method": "POST", "path": "/fapi/v1/order"},
+        count=2,
+    )
+    await world.start_executor()
+    payload = strategy_entry(mark_of(world))
+    payload["valid_until"] = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    command_id = await world.submit("PLACE_ORDER", payload, key="aged-1", actor="STRATEGY")
+    command = await world.finished(command_id, timeout=30)
+    assert command.status == "FAILED", command.as_dict()
+    assert "decision expired" in str(command.result or command.as_dict())
+    assert world.client_id_count(client_order_id_for(command_id)) == 0
+    assert world.sim_position() == 0

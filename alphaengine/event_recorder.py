@@ -207,7 +207,23 @@ class _EventQueries:
         return query.limit(bindparam("limit")) if limit else query
 
 
-class SnapshotRecorder(SQLAlchemyAggregateRecorder):
+class _CoreReads(SQLAlchemyAggregateRecorder):
+    """An aggregate's events (or snapshots) through compiled queries (`_EventQueries`)."""
+
+    _events: _EventQueries
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        return self._events.select(self, originator_id, gt, lte, desc, limit)
+
+
+class SnapshotRecorder(_CoreReads):
     """The snapshot store's recorder."""
 
     def __init__(
@@ -236,18 +252,8 @@ class SnapshotRecorder(SQLAlchemyAggregateRecorder):
                 connection.execute(insert(self.table), [_row(e) for e in stored_events])
         return None
 
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        return self._events.select(self, originator_id, gt, lte, desc, limit)
 
-
-class EventRecorder(SQLAlchemyApplicationRecorder):
+class EventRecorder(_CoreReads, SQLAlchemyApplicationRecorder):
     """The application's recorder: the events table, which is also the notification log."""
 
     def __init__(
@@ -308,16 +314,6 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         if self._after is not None:
             connection.execute(self._after)
         return ids
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        return self._events.select(self, originator_id, gt, lte, desc, limit)
 
     def select_notifications(
         self,

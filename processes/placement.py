@@ -187,16 +187,9 @@ class Placement:
                     return await self.give_up(command_id, intent, f"exchange unavailable: {exc}")
                 log.warning("exchange unavailable: retrying", error=str(exc), attempt=failures)
                 await asyncio.sleep(min(0.5 * 2**failures, 8.0))
-                why = await self.stale(command_id, intent) if self.stale is not None else None
-                if why is not None:
-                    # The decision aged while the exchange was unavailable: sending it now
-                    # would act on a market that has moved on.
-                    log.warning(
-                        "exchange unavailable until the decision expired: not sent",
-                        client_order_id=intent.client_order_id,
-                        reason=why,
-                    )
-                    return await self.give_up(command_id, intent, f"decision expired: {why}")
+                expired = await self._expired(command_id, intent, "exchange unavailable until")
+                if expired is not None:
+                    return expired
                 continue
             crash_here("after_send", self.crash_at)
             await self._record(command_id, ack.fact)
@@ -227,22 +220,30 @@ class Placement:
                 return LegOutcome(intent.client_order_id, True, found)
             age_ms = (datetime.now(UTC) - sent_at).total_seconds() * 1000
             if age_ms > window_ms:
-                why = await self.stale(command_id, intent) if self.stale is not None else None
-                if why is not None:
-                    # The decision aged while the exchange kept failing: trading it now would
-                    # act on a market that has moved on.
-                    log.warning(
-                        "order confirmed absent, its decision expired: not sent again",
-                        client_order_id=intent.client_order_id,
-                        reason=why,
-                    )
-                    return await self.give_up(command_id, intent, f"decision expired: {why}")
+                expired = await self._expired(command_id, intent, "order confirmed absent, but")
+                if expired is not None:
+                    return expired
                 log.warning(
                     "order confirmed absent past its recvWindow: sending it again",
                     client_order_id=intent.client_order_id,
                 )
                 return await self._send(command_id, intent)
             await asyncio.sleep(min(delay, (window_ms - age_ms) / 1000 + 0.05))
+
+    async def _expired(
+        self, command_id: UUID, intent: OrderIntent, context: str
+    ) -> LegOutcome | None:
+        """Before an order is sent again: given up if its decision expired meanwhile (the
+        exchange kept failing, and trading it now would act on a market that has moved on)."""
+        why = await self.stale(command_id, intent) if self.stale is not None else None
+        if why is None:
+            return None
+        log.warning(
+            f"{context} the decision expired: not sent again",
+            client_order_id=intent.client_order_id,
+            reason=why,
+        )
+        return await self.give_up(command_id, intent, f"decision expired: {why}")
 
     async def give_up(self, command_id: UUID, intent: OrderIntent, error: str) -> LegOutcome:
         """Record that the order will never be sent: it did not reach the exchange."""

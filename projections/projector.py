@@ -140,19 +140,6 @@ class Projector:
             "rm_fills": _Inserter(schema.rm_fills, dialect),
             "rm_equity": _Inserter(schema.rm_equity, dialect),
         }
-        events: Table = trading.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        self._page = (
-            select(
-                events.c.id,
-                events.c.originator_id,
-                events.c.originator_version,
-                events.c.topic,
-                events.c.state,
-            )
-            .where(events.c.id >= bindparam("start"))
-            .order_by(events.c.id)
-            .limit(bindparam("limit"))
-        )
 
     @classmethod
     def for_trading(cls, trading: Trading) -> Projector:
@@ -187,21 +174,8 @@ class Projector:
                 if len(notifications) < batch_size:
                     return processed
 
-    def _select(self, start: int, limit: int) -> list[Notification]:
-        # A Core query: the library's ORM query builds an object per row, several times the
-        # cost of reading the row.
-        with self.trading.recorder.transaction(commit=False) as session:  # type: ignore[attr-defined]
-            rows = session.execute(self._page, {"start": start, "limit": limit}).all()
-        return [
-            Notification(
-                id=row[0],
-                originator_id=row[1],
-                originator_version=row[2],
-                topic=row[3],
-                state=bytes(row[4]) if isinstance(row[4], memoryview) else row[4],
-            )
-            for row in rows
-        ]
+    def _select(self, start: int, limit: int) -> Sequence[Notification]:
+        return self.trading.recorder.select_notifications(start, limit)
 
     def _apply_batch(self, notifications: Sequence[Notification], position: int) -> None:
         to_domain_event = self.trading.mapper.to_domain_event

@@ -4,6 +4,7 @@ that what the engine recorded equals the exchange (/_sim/state)."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = [
     "start_simulator",
     "stop_process",
     "wait_until",
+    "wait_until_matches_exchange",
     "write_runtime_config",
 ]
 
@@ -96,3 +98,29 @@ def assert_matches_exchange(tmp: Path, state: dict[str, Any]) -> None:
     finally:
         trading.close()
         engine.dispose()
+
+
+def wait_until_matches_exchange(
+    tmp: Path,
+    sim: SimulatorProcess,
+    timeout: float,
+    *,
+    also: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Wait until the recorded state equals the exchange's (`assert_matches_exchange`, and
+    `also`, asserting on the same state); return that state."""
+    matched: list[dict[str, Any]] = []
+
+    def settled() -> bool:
+        state = sim.state()
+        try:
+            assert_matches_exchange(tmp, state)
+            if also is not None:
+                also(state)
+        except AssertionError:
+            return False
+        matched.append(state)
+        return True
+
+    wait_until(settled, timeout, "recorded state to equal the exchange", step=0.5)
+    return matched[-1]

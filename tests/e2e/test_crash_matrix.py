@@ -19,12 +19,12 @@ from aggregates.ids import client_order_id_for
 from tests.e2e.harness import (
     QUIET_STRATEGY,
     Simulator,
-    assert_matches_exchange,
     open_db,
     start_bot,
     start_simulator,
     stop_process,
     wait_until,
+    wait_until_matches_exchange,
     write_runtime_config,
 )
 
@@ -92,15 +92,6 @@ def test_kill_minus_nine_then_restart_places_exactly_once(
         wait_until(lambda: b"reconciled" in (tmp_path / "bot.log").read_bytes(), 30, "a reconcile")
         assert sim.count(client_id) == 1
         assert Decimal(state["position"]["positionAmt"]) == Decimal("0.010")
-
-        def matches() -> bool:
-            try:
-                assert_matches_exchange(tmp_path, sim.state())
-            except AssertionError:
-                return False
-            return True
-
-        wait_until(matches, 30, "recorded state to equal the exchange")
-        assert_matches_exchange(tmp_path, sim.state())
+        wait_until_matches_exchange(tmp_path, sim, 30)
     finally:
         assert stop_process(bot) == 0

@@ -23,11 +23,11 @@ from projections.schema import rm_orders
 from tests.e2e.harness import (
     ACTIVE_STRATEGY,
     ROOT,
-    assert_matches_exchange,
     bot_env,
     settings_for,
     stop_process,
     wait_until,
+    wait_until_matches_exchange,
     write_runtime_config,
 )
 
@@ -89,17 +89,10 @@ def open_on_exchange(state: dict[str, Any]) -> set[str]:
 def settle_and_compare(tmp: Path, sim: SimulatorProcess) -> dict[str, Any]:
     sim.control("clock", {"action": "pause"})
 
-    def settled() -> bool:
-        try:
-            state = sim.state()
-            assert_matches_exchange(tmp, state)
-            assert open_here(tmp) == open_on_exchange(state)
-        except AssertionError:
-            return False
-        return True
+    def same_open_orders(state: dict[str, Any]) -> None:
+        assert open_here(tmp) == open_on_exchange(state)
 
-    wait_until(settled, 60, "recorded state to equal the exchange", step=0.5)
-    return sim.state()
+    return wait_until_matches_exchange(tmp, sim, 60, also=same_open_orders)
 
 
 def test_a_second_run_continues_the_same_paper_account(tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ import pytest
 from tests.e2e.harness import (
     ACTIVE_STRATEGY,
     Simulator,
-    assert_matches_exchange,
     start_bot,
     start_simulator,
     stop_process,
     wait_until,
+    wait_until_matches_exchange,
     write_runtime_config,
 )
 
@@ -52,17 +52,7 @@ def test_sma_cross_paper_run_matches_the_exchange(tmp_path: Path) -> None:
         )
         # Freeze the market, let the engine settle, then compare with the exchange
         sim.control("clock", {"action": "pause"})
-
-        def settled() -> bool:
-            try:
-                assert_matches_exchange(tmp_path, sim.state())
-            except AssertionError:
-                return False
-            return True
-
-        wait_until(settled, 45, "recorded state to equal /_sim/state")
-        state = sim.state()
-        assert_matches_exchange(tmp_path, state)
+        state = wait_until_matches_exchange(tmp_path, sim, 45)
         engine_ids = {k: v for k, v in state["client_order_id_counts"].items() if k[:2] == "ae"}
         assert engine_ids and all(count == 1 for count in engine_ids.values()), engine_ids
         assert stop_process(bot, signal.SIGTERM) == 0

@@ -22,10 +22,10 @@ from alphaengine.storage_full import EXIT_STORAGE_FULL
 from tests.e2e.harness import (
     ACTIVE_STRATEGY,
     Simulator,
-    assert_matches_exchange,
     start_simulator,
     stop_process,
     wait_until,
+    wait_until_matches_exchange,
     write_runtime_config,
 )
 
@@ -118,15 +118,7 @@ def test_a_full_disk_stops_the_bot_and_a_restart_waits_for_space(
             lambda: len(sim.state()["trades"]) >= trades_while_full + 2, 120, "trading again"
         )
         sim.control("clock", {"action": "pause"})
-
-        def settled() -> bool:
-            try:
-                assert_matches_exchange(tmp_path, sim.state())
-            except AssertionError:
-                return False
-            return True
-
-        wait_until(settled, 60, "recorded state to equal the exchange", step=0.5)
+        wait_until_matches_exchange(tmp_path, sim, 60)
     finally:
         code = stop_process(second, signal.SIGTERM)
     assert code == 0

@@ -69,6 +69,7 @@ class _Work:
     filing: Filing | None = None
     legs_of: UUID | None = None  # place this Command's protective legs now
     filled_order: str | None = None  # an entry's fill was seen: its legs now
+    then: Callable[[], Awaitable[None]] | None = None  # after the work queued before it
     queued_at: float = 0.0
 
 
@@ -151,6 +152,11 @@ class Executor:
         """A strategy's decision: filed with its outcome in one commit, on the main lane."""
         self._main.put_nowait(_Work(filing=filing, queued_at=time.perf_counter()))
 
+    def after_filings(self, call: Callable[[], Awaitable[None]]) -> None:
+        """Run `call` once the main lane has carried out what was filed before it (their
+        orders sent): a strategy's state save then never commits in front of an order."""
+        self._main.put_nowait(_Work(then=call, queued_at=time.perf_counter()))
+
     def entry_filled(self, client_order_id: str) -> None:
         """An engine order filled: if it is an entry, its stop and take-profit go now."""
         if client_order_id.startswith(ids.CLIENT_ORDER_ID_PREFIX):
@@ -203,6 +209,8 @@ class Executor:
             try:
                 if work.filing is not None:
                     await self._file(work.filing, work.queued_at)
+                elif work.then is not None:
+                    await work.then()
                 elif work.filled_order is not None:
                     await self._legs_for_fill(work.filled_order)
                 elif work.legs_of is not None:

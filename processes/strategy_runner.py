@@ -21,7 +21,7 @@ import copy
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -62,6 +62,8 @@ class _Run:
 
 class FilingSink(Protocol):
     def file(self, filing: Filing) -> None: ...
+
+    def after_filings(self, call: Callable[[], Awaitable[None]]) -> None: ...
 
 
 class StrategyRunner:
@@ -105,7 +107,9 @@ class StrategyRunner:
     async def start(self, history: list[Candle]) -> None:
         for candle in history:
             self._remember(candle)
-        await self._run_strategy(self.strategy.on_start)
+        run = await self._run_strategy(self.strategy.on_start)
+        if run is not None:
+            await self._keep_state(run.context, run.before)
 
     def _remember(self, candle: Candle) -> bool:
         if self.candles and candle.open_time <= self.candles[-1].open_time:
@@ -122,7 +126,8 @@ class StrategyRunner:
         if not self._remember(candle):
             return []
         seen_at = time.perf_counter()
-        decisions = await self._run_strategy(self.strategy.on_candle)
+        run = await self._run_strategy(self.strategy.on_candle)
+        decisions = run.result if run is not None else None
         filed: list[Filing] = []
         if decisions and not live:
             self.past_decisions += len(decisions)
@@ -133,6 +138,13 @@ class StrategyRunner:
             )
         else:
             filed = [self._file(candle, d, seen_at) for d in decisions or []]
+        if run is not None and run.context.state != run.before:
+            context, before = run.context, run.before
+            if filed:
+                # Behind the orders just filed: their commit is the only one before they leave.
+                self.sink.after_filings(lambda: self._keep_state(context, before))
+            else:
+                await self._keep_state(context, before)
         if self.health is not None:
             self.health.note("strategy", f"{self.name}: ok")
         return filed
@@ -149,10 +161,10 @@ class StrategyRunner:
             finally:
                 self._connection_lock.release()
 
-    async def _run_strategy(self, method: Callable[[Context], Any]) -> Any:
+    async def _run_strategy(self, method: Callable[[Context], Any]) -> _Run | None:
         """Build the context and run `method` on it, both on the strategy thread (one hop:
         the account comes from the store thread's published view, the open orders from their
-        read model). Then persist what the strategy changed in its state."""
+        read model). None when the strategy is disabled or raised."""
         view = self.trading.view
         if view is None or not self.trading.sole_writer:
             # Not kept current by this process's saves alone: read it now, within a deadline
@@ -177,8 +189,7 @@ class StrategyRunner:
                 budget=self.budget_seconds,
                 overruns=self.overruns,
             )
-        await self._keep_state(run.context, run.before)
-        return run.result
+        return run
 
     def _on_thread(self, method: Callable[[Context], Any], view: AccountView) -> _Run | None:
         context = self._context(view)
@@ -238,8 +249,7 @@ class StrategyRunner:
             log.error("strategy disabled", strategy=self.name, reason=reason)
 
     async def _keep_state(self, ctx: Context, before: dict[str, Any]) -> None:
-        """Persist what the strategy changed in its state; after its decisions are filed, so the
-        only durable commit before the order leaves is the order's own."""
+        """Persist what the strategy changed in its state."""
         if ctx.state != before:
             env = self.trading.envelope(Source.BOT)
             await self.store.call(self.trading.save_strategy_state, ctx.state, env)

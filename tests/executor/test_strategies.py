@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -87,9 +88,13 @@ class Exploding(Strategy):
 @dataclass
 class Filed:
     filings: list[Filing]
+    then: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def file(self, filing: Filing) -> None:
         self.filings.append(filing)
+
+    def after_filings(self, call: Callable[[], Awaitable[None]]) -> None:
+        self.then.append(call)
 
 
 async def test_a_strategy_that_raises_is_disabled_and_the_engine_keeps_running(
@@ -142,6 +147,45 @@ async def test_strategy_decisions_become_one_command_per_candle(world: World) ->
     assert await runner.decide(crossing) == filed
     await eventually(lambda: world.executor._main.empty())
     assert world.client_id_count(client_order_id_for(command_id)) == 1
+
+
+class CountingSmaCross(SmaCross):
+    """SmaCross that also keeps a count in its state: a state save on every candle."""
+
+    def on_candle(self, ctx: Context) -> list[Decision]:
+        ctx.state["candles"] = int(ctx.state.get("candles", 0)) + 1
+        return super().on_candle(ctx)
+
+
+async def test_the_state_a_decision_changed_is_saved_after_its_order_left(world: World) -> None:
+    await world.start_executor()
+    runner = StrategyRunner(
+        world.trading,
+        world.store,
+        CountingSmaCross({"fast": 2, "slow": 3}),
+        name="sma_cross",
+        symbol="BTCUSDT",
+        sink=world.executor,
+    )
+    for index, close in enumerate(["60000", "59900", "59800", "59700"]):
+        await runner.on_candle(candle(index, close), True)
+    filed = await runner.decide(candle(4, "61000"))
+    assert len(filed) == 1
+    command_id = ids.command_id(world.trading.scope, filed[0].idempotency_key)
+    await eventually(lambda: command_id in world.trading.repository)
+    await world.finished(command_id)
+    engine_id = ids.engine_id(world.trading.scope)
+    await eventually(lambda: world.trading.engine(readonly=True).strategy_state.get("candles") == 5)
+    log = world.trading.recorder.select_notifications(1, 100_000)
+    acknowledged = max(
+        n.id
+        for n in log
+        if n.originator_id == ids.order_id(world.trading.scope, client_order_id_for(command_id))
+    )
+    saved = [n.id for n in log if n.originator_id == engine_id and "StrategyState" in n.topic]
+    # The save of the deciding candle's state is the last one, and only after the order's own
+    # records (its intent, then the exchange's acknowledgement): never in front of them.
+    assert saved and saved[-1] > acknowledged
 
 
 async def test_a_decision_on_a_past_candle_is_not_traded(world: World) -> None:

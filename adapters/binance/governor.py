@@ -43,6 +43,10 @@ ORDER_LIMIT_1M = 1200
 # Stop a little short of the published limits: other programs on the same IP share the weight.
 BUDGET_SHARE = 0.9
 MAX_RATE_LIMIT_RETRIES = 3
+# After a 429, requests go one at a time for this long past its Retry-After, not only until
+# one passes: a limit still in force answers the next 429 while no other request is in flight
+# (one sent beside it would reach the exchange inside the penalty window, and earn a ban).
+SERIAL_SECONDS = 5.0
 # aiohttp's own timeout covers the request; this is the outer bound whatever the library does.
 REQUEST_DEADLINE_SECONDS = REQUEST_TIMEOUT_SECONDS + 2.0
 UNKNOWN_CODES = {-1006, -1007}
@@ -76,6 +80,7 @@ class RestGovernor:
         self.order_count_1m = 0
         self._resume_at = 0.0  # monotonic: no request before this (Retry-After)
         self._limited = False  # a 429 was answered and no request has passed since
+        self._serial_until = 0.0  # monotonic: requests one at a time until then
         self._probe = asyncio.Lock()  # while limited, one request at a time
         self._banned_until = 0.0  # wall clock seconds
         self._headers_at = 0.0  # wall clock of the last header reading
@@ -106,7 +111,7 @@ class RestGovernor:
         while True:
             await self._await_clearance(order=order)
             try:
-                if self._limited:
+                if self._limited or time.monotonic() < self._serial_until:
                     async with self._probe:
                         # Whoever holds the lock while still limited is the probe.
                         await self._await_clearance(order=order)
@@ -250,6 +255,7 @@ class RestGovernor:
         retry_after = _retry_after(exc, default=1.0)
         # A small margin: the exchange counts whole seconds and sending early earns a ban.
         self._resume_at = max(self._resume_at, time.monotonic() + retry_after + 0.05)
+        self._serial_until = max(self._serial_until, self._resume_at + SERIAL_SECONDS)
         self._limited = True
         self.metrics.inc("rate_limited")
         log.warning("rate limited (429)", retry_after=retry_after, message=exc.message)

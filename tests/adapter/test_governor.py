@@ -81,6 +81,29 @@ async def test_after_a_429_one_probe_goes_first_then_the_rest_and_no_ban(
     assert conn.metrics["banned"] == 0 and conn.metrics["rate_limited"] == 1
 
 
+async def test_a_second_429_soon_after_the_first_finds_nothing_else_in_flight(
+    sim: SimulatorServer, conn: BinanceConnection
+) -> None:
+    await add_fault(
+        sim, kind="rate_limit", match={"method": "GET", "path": "/fapi/v3/balance"}, count=1,
+        retry_after=1,
+    )  # fmt: skip
+    await conn.governor.request("get", "balance", version=3)  # 429, then the probe passes
+    # The limit strikes again while ten reads are wanted at once, as after a reconnect.
+    await add_fault(
+        sim, kind="rate_limit", match={"method": "GET", "path": "/fapi/v3/positionRisk"},
+        count=1, retry_after=1,
+    )  # fmt: skip
+    results = await asyncio.gather(
+        *(
+            conn.governor.request("get", "positionRisk", {"symbol": SYMBOL}, version=3)
+            for _ in range(10)
+        )
+    )
+    assert len(results) == 10
+    assert conn.metrics["rate_limited"] == 2 and conn.metrics["banned"] == 0
+
+
 async def test_429_on_an_order_is_not_retried(
     sim: SimulatorServer, conn: BinanceConnection
 ) -> None:

@@ -19,6 +19,7 @@ import gc
 import os
 import socket
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -244,9 +245,17 @@ class Bot:
             try:
                 return await connect_exchange(self.settings, self.exchange_url)
             except (ExchangeError, OSError, TimeoutError) as exc:
-                log.warning("exchange not reachable: retrying", error=repr(exc), in_seconds=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, CONNECT_RETRY_MAX_SECONDS)
+                # Banned: no request before the ban ends (one sent during it lengthens it).
+                until = getattr(exc, "banned_until", None)
+                wait = (until - datetime.now(UTC)).total_seconds() if until else 0.0
+                log.warning(
+                    "exchange not reachable: retrying",
+                    error=repr(exc),
+                    in_seconds=round(max(delay, wait), 3),
+                )
+                await asyncio.sleep(max(delay, wait))
+                delay = min(delay * 2, CONNECT_RETRY_MAX_SECONDS)
+                continue
 
     # ---- the strategy ---------------------------------------------------------------------
     async def _start_strategy(self, config: RuntimeConfig | None, version: int) -> None:

@@ -159,9 +159,19 @@ class RestGovernor:
 
     async def sync_time(self) -> int:
         """Set the client's timestamp offset from the futures server time; return it (ms)."""
+        await self._await_clearance(order=False)
         before = local_ms()
-        async with asyncio.timeout(REQUEST_DEADLINE_SECONDS):
-            answer = await self._send("get", "time", {}, "futures", False, 1)
+        try:
+            async with asyncio.timeout(REQUEST_DEADLINE_SECONDS):
+                answer = await self._send("get", "time", {}, "futures", False, 1)
+        except BinanceAPIException as exc:
+            # Classified as every other call is: a ban at start-up is waited out, not a crash.
+            if exc.status_code == 418:
+                raise self._banned(exc) from exc
+            if exc.status_code == 429:
+                self._rate_limited(exc)
+                raise ExchangeUnavailable(f"rate limited: {exc.message}") from exc
+            raise self._classify(exc, "get", "time") from exc
         after = local_ms()
         offset = int(answer["serverTime"]) - (before + after) // 2
         self.client.timestamp_offset = offset

@@ -150,6 +150,26 @@ async def test_418_stops_all_rest_until_the_ban_ends(
     assert snapshot.balances[0].wallet_balance == Decimal("10000")
 
 
+async def test_connecting_while_banned_says_until_when_instead_of_crashing(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    await add_fault(
+        sim, kind="rate_limit", match={"path": "/fapi/v1/ping"}, count=1, retry_after=30,
+        ban_seconds=2,
+    )  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        for expected in (429, 418):
+            async with session.get(f"{sim.url}/fapi/v1/ping") as response:
+                assert response.status == expected
+    settings = load_settings(data_dir=tmp_path, secrets_file=tmp_path / "none.yaml", environ={})
+    # The first call of a connection (the clock sync) is refused like any other call: a ban
+    # the bot's start-up waits out (alphaengine/bot.py), not an exception that ends it.
+    with pytest.raises(RestBanned) as raised:
+        await connect_exchange(settings, sim.url)
+    until = raised.value.banned_until
+    assert until is not None and 0 < until.timestamp() - time.time() <= 3
+
+
 async def test_minus_1021_resyncs_the_clock_and_retries_once(
     sim: SimulatorServer, conn: BinanceConnection
 ) -> None:

@@ -8,6 +8,7 @@ Mounting needs root; elsewhere the test skips and says so."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -61,16 +62,21 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
 
 
 def fill(disk: Path) -> Path:
+    """Take the disk's last byte. Unbuffered: a buffered file would retry its unwritten rest
+    on close and raise ENOSPC a second time, outside any handler."""
     filler = disk / "filler"
-    with open(filler, "wb") as out:
-        block = b"\0" * 65536
-        try:
-            while True:
-                out.write(block)
-                out.flush()
-        except OSError:
-            pass
-    return filler
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    block = b"\0" * 65536
+    try:
+        while True:
+            try:
+                os.write(fd, block)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                return filler
+    finally:
+        os.close(fd)
 
 
 def launch(tmp: Path, sim: Simulator, config: Path, log: str) -> subprocess.Popen[bytes]:

@@ -21,6 +21,7 @@ names it (`alphaengine/store.py`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -97,6 +98,21 @@ def _bytes(state: Any) -> bytes:
     return bytes(state) if isinstance(state, memoryview) else state
 
 
+def _sqlite_execute(connection: Connection, sql: str, params: tuple[Any, ...]) -> Any:
+    """Run `sql` on the driver's own cursor, in the connection's transaction: SQLAlchemy's
+    execution context and result object cost as much as SQLite's own work for these one-row
+    statements (about 8 of 17 µs for an insert). Driver errors are raised as SQLAlchemy's,
+    as `exec_driver_sql` raises them. SQLite only: elsewhere SQLAlchemy's handling of a lost
+    connection is worth its cost."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+    except sqlite3.Error as error:
+        cursor.close()
+        raise sqlalchemy.exc.DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+    return cursor
+
+
 class _Query:
     """A SELECT compiled once and run as driver SQL, each value through its column type's own
     conversions: the same rows as running the statement, without building and caching it on
@@ -120,23 +136,31 @@ class _Query:
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns
         ]
+        self.sqlite = dialect.name == "sqlite"
 
     def rows(self, connection: Connection, values: dict[str, Any]) -> list[list[Any]]:
         params = dict(self.defaults)
         for key, value in values.items():
             convert = self.binds.get(key)
             params[key] = convert(value) if convert else value
-        if self.keys is not None:
-            result = connection.exec_driver_sql(self.sql, tuple(params[k] for k in self.keys))
+        if self.keys is None:
+            fetched = connection.exec_driver_sql(self.sql, params).fetchall()
+        elif self.sqlite:
+            cursor = _sqlite_execute(connection, self.sql, tuple(params[k] for k in self.keys))
+            try:
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
         else:
-            result = connection.exec_driver_sql(self.sql, params)
+            keyed = tuple(params[k] for k in self.keys)
+            fetched = connection.exec_driver_sql(self.sql, keyed).fetchall()
         converters = self.results
         return [
             [
                 convert(value) if convert else value
                 for convert, value in zip(converters, row, strict=True)
             ]
-            for row in result.fetchall()
+            for row in fetched
         ]
 
 
@@ -160,8 +184,11 @@ class _Insert:
             convert(value) if convert else value
             for convert, value in zip(self.convert, values, strict=True)
         )
-        row_id = connection.exec_driver_sql(self.sql, params).lastrowid
-        return int(row_id)
+        cursor = _sqlite_execute(connection, self.sql, params)
+        try:
+            return int(cursor.lastrowid)
+        finally:
+            cursor.close()
 
 
 class _EventQueries:

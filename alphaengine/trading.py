@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -56,6 +57,8 @@ R = TypeVar("R")
 MAX_CONFLICT_RETRIES = 20
 CONFLICT_BACKOFF_SECONDS = 0.001
 CONFLICT_BACKOFF_CAP_SECONDS = 0.05
+# Dedup keys of recorded facts kept in memory (a fill's is about 20 characters).
+KNOWN_FACTS = 20_000
 
 
 def retry_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
@@ -125,6 +128,7 @@ class Trading(Application[UUID]):
         self.exchange_clock: Callable[[], datetime] | None = None
         # Published by the sole writer once `publish_view` was called (alphaengine/account_view.py).
         self.view: AccountView | None = None
+        self._known_facts: OrderedDict[str, None] = OrderedDict()
         env = eventsourcing_env(url, create_table=create_table)
         if sole_writer:
             env["AGGREGATE_CACHE_FASTFORWARD"] = "n"
@@ -232,9 +236,23 @@ class Trading(Application[UUID]):
         return command
 
     def has_fact(self, dedup_key: str) -> bool:
-        # One read of the log: a fact index has one event and is never snapshotted or cached.
+        if dedup_key in self._known_facts:
+            return True
+        # One read of the log, not decoded: a fact index has one event and is never
+        # snapshotted or cached.
         fact = ids.fact_id(self.scope, dedup_key)
-        return next(iter(self.events.get(fact, limit=1)), None) is not None
+        if not self.recorder.select_events(fact, limit=1):
+            return False
+        self._remember_fact(dedup_key)
+        return True
+
+    def _remember_fact(self, dedup_key: str) -> None:
+        # A recorded fact is never removed from the log, so a key known once needs no read
+        # again: the WebSocket and REST polling report most facts twice.
+        known = self._known_facts
+        known[dedup_key] = None
+        if len(known) > KNOWN_FACTS:
+            known.popitem(last=False)
 
     @contextmanager
     def _changing(self) -> Iterator[bool]:
@@ -282,6 +300,7 @@ class Trading(Application[UUID]):
             account.book_fill(fill, realized, env)
             touched.append(account)
             self.save(*touched)
+        self._remember_fact(key)
         return True
 
     def _new_order(
@@ -396,6 +415,7 @@ class Trading(Application[UUID]):
         if not account.book_income(fact, env):
             return False
         self.save(account, Fact(scope=self.scope, dedup_key=key, envelope=env))
+        self._remember_fact(key)
         return True
 
     @retry_on_conflict

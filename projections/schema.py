@@ -9,6 +9,8 @@ versioned runtime configuration. Decimals are stored as text so no digit is lost
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +28,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.types import TypeEngine
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -39,11 +43,38 @@ class DecimalText(TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
+class _SQLiteDateTimeText(sqlite.DATETIME):
+    """SQLite's DATETIME in its own storage format, written by `isoformat` (one C call) instead
+    of %-formatting seven fields: the same text, at a fraction of the cost of the stock bind
+    processor (a rebuild binds several per event)."""
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        stock = super().bind_processor(dialect)
+        assert stock is not None
+        if self._storage_format != _SQLITE_STORAGE_FORMAT:
+            return stock
+
+        def process(value: Any) -> Any:
+            if type(value) is datetime:
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return stock(value)
+
+        return process
+
+
+_SQLITE_STORAGE_FORMAT = sqlite.DATETIME._storage_format
+
+
 class UTCDateTime(TypeDecorator[Any]):
     """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteDateTimeText())  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(self.impl_instance)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is not None and value.tzinfo is None:

@@ -206,3 +206,44 @@ def test_scopes_and_ids_shared_between_events_still_decode_to_equal_values() -> 
             transcoder.encode({"s": [scope, other], "u": [first_id, second_id]})
         )
         assert decoded == {"s": [scope, other], "u": [first_id, second_id]}
+
+
+@given(st.dictionaries(keys, values, max_size=6))
+def test_what_we_write_is_the_library_s_bytes(state: dict[str, Any]) -> None:
+    assert ours().encode(state) == library_transcoder().encode(state)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"float": 1e16, "nan": math.nan},
+        {"big": 2**64, "negative": -(2**63) - 1},
+        {1: "a key that is not text", None: "nor this"},
+        {"subclass": type("Text", (str,), {})("x")},
+        {"tuple": (1, ("a", Decimal("1.5")))},
+        {"control": 'a\x00\x1f\t"\\\u2028é'},
+    ],
+)
+def test_documents_orjson_might_write_differently_are_the_library_s_bytes_too(
+    state: dict[Any, Any],
+) -> None:
+    assert ours().encode(state) == library_transcoder().encode(state)
+
+
+@pytest.mark.parametrize(
+    "state", [{"unregistered": object()}, {"lone surrogate": "\ud800"}, {"set": {1}}]
+)
+def test_what_the_library_cannot_encode_fails_as_it_fails(state: dict[str, Any]) -> None:
+    with pytest.raises(Exception) as library_error:
+        library_transcoder().encode(state)
+    with pytest.raises(type(library_error.value)):
+        ours().encode(state)
+
+
+def test_an_envelope_shared_by_a_fill_s_events_is_written_whole_each_time() -> None:
+    transcoder, library = ours(), library_transcoder()
+    shared = envelope(Source.WEBSOCKET, Scope(), dedup_key="fill:BTCUSDT:1")
+    for state in ({"envelope": shared, "n": 1}, {"envelope": shared, "n": 2}):
+        assert transcoder.encode(state) == library.encode(state)
+    other = envelope(Source.REST, Scope(symbol="ETHUSDT"))
+    assert transcoder.encode({"envelope": other}) == library.encode({"envelope": other})

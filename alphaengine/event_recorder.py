@@ -22,7 +22,7 @@ names it (`alphaengine/store.py`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -139,6 +139,17 @@ class _Query:
         self.sqlite = dialect.name == "sqlite"
 
     def rows(self, connection: Connection, values: dict[str, Any]) -> list[list[Any]]:
+        converters = self.results
+        return [
+            [
+                convert(value) if convert else value
+                for convert, value in zip(converters, row, strict=True)
+            ]
+            for row in self.raw_rows(connection, values)
+        ]
+
+    def raw_rows(self, connection: Connection, values: dict[str, Any]) -> Sequence[Any]:
+        """The rows as the driver returns them (no result conversions)."""
         params = dict(self.defaults)
         for key, value in values.items():
             convert = self.binds.get(key)
@@ -154,14 +165,47 @@ class _Query:
         else:
             keyed = tuple(params[k] for k in self.keys)
             fetched = connection.exec_driver_sql(self.sql, keyed).fetchall()
-        converters = self.results
-        return [
-            [
-                convert(value) if convert else value
-                for convert, value in zip(converters, row, strict=True)
-            ]
-            for row in fetched
-        ]
+        return fetched
+
+
+class _Remembered:
+    """A column's result conversion, remembered per stored value (bounded: cleared when full).
+    An aggregate's events share its id: one UUID made per aggregate, not per event."""
+
+    def __init__(self, convert: Callable[[Any], Any] | None, size: int = 4096) -> None:
+        self.convert = convert
+        self.size = size
+        self.values: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self.values[value]
+        except KeyError:
+            converted = self.convert(value) if self.convert else value
+            if len(self.values) >= self.size:
+                self.values.clear()
+            self.values[value] = converted
+            return converted
+
+
+def _notification(
+    id_: int, originator_id: Any, version: int, topic: str, state: bytes
+) -> Notification:
+    # What the frozen dataclass's __init__ makes (one setattr per field), in one assignment,
+    # as the library makes its domain events: a page builds thousands.
+    notification = object.__new__(Notification)
+    object.__setattr__(
+        notification,
+        "__dict__",
+        {
+            "originator_id": originator_id,
+            "originator_version": version,
+            "topic": topic,
+            "state": state,
+            "id": id_,
+        },
+    )
+    return notification
 
 
 class _Insert:
@@ -302,6 +346,25 @@ class EventRecorder(_CoreReads, SQLAlchemyApplicationRecorder):
         # many-rows RETURNING costs more than the rows).
         self._sqlite_insert = _Insert(table, dialect) if dialect.name == "sqlite" else None
         self._max_id = select(func.max(table.c.id))
+        # The projector's and the executor's query: a page of the log from a position.
+        self._page = _Query(
+            select(
+                table.c.id,
+                table.c.originator_id,
+                table.c.originator_version,
+                table.c.topic,
+                table.c.state,
+            )
+            .where(table.c.id >= bindparam("start"))
+            .order_by(table.c.id)
+            .limit(bindparam("limit")),
+            dialect,
+        )
+        self._page_ids = _Remembered(self._page.results[1])
+        # The id, version and topic come from the driver as they are (true of SQLite and
+        # psycopg); the state's conversion, where there is one, is `_bytes`.
+        id_, _, version, topic, _ = self._page.results
+        self._page_plain = id_ is None and version is None and topic is None
         is_postgresql = datastore.engine is not None and (
             datastore.engine.dialect.name == "postgresql"
         )
@@ -351,6 +414,17 @@ class EventRecorder(_CoreReads, SQLAlchemyApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> list[Notification]:
+        if (
+            start is not None
+            and inclusive_of_start
+            and stop is None
+            and not topics
+            and (self._page_plain)
+        ):
+            with _connection(self, write=False) as connection:
+                raw = self._page.raw_rows(connection, {"start": start, "limit": limit})
+            originator_id = self._page_ids
+            return [_notification(r[0], originator_id(r[1]), r[2], r[3], _bytes(r[4])) for r in raw]
         table = self.table
         query = select(
             table.c.id,

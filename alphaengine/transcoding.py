@@ -197,10 +197,21 @@ class OrjsonTranscoder(JSONTranscoder):
             return super().decode(data)
 
     def _revive_dict(self, obj: dict[str, Any]) -> Any:
+        revivers = self.revivers
         for key, value in obj.items():
             kind = type(value)
             if kind is dict:
-                obj[key] = self._revive_child(value)
+                data = value.get("_data_")
+                if type(data) is str and len(value) == 2 and "_type_" in value:
+                    # A wrapped scalar (a decimal, a time, an id), most of what events hold:
+                    # revived here, without a call for the wrapper.
+                    try:
+                        revive = revivers[value["_type_"]]
+                    except (KeyError, TypeError):
+                        revive = self._reviver(value["_type_"])  # raises the library's error
+                    obj[key] = revive(data)
+                else:
+                    obj[key] = self._revive_child(value)
             elif kind is list:
                 self._revive_list(value)
             elif kind is float and not -_INTEGER_LIMIT < value < _INTEGER_LIMIT:

@@ -23,18 +23,26 @@ import orjson
 from projections.jsonable import jsonable
 
 _FIELDS: dict[type, tuple[str, ...] | None] = {}
+# Written alike by both serializers, as they are.
+_NATIVE = frozenset({str, int, bool, type(None)})
 
 
 class _Unportable(Exception):
     """orjson might write this value differently from the stdlib."""
 
 
-def event_json(event_fields: dict[str, Any]) -> str:
+def event_json(event_fields: dict[str, Any], skip: frozenset[str] = frozenset()) -> str:
+    """The JSON text of `event_fields` without the keys in `skip`."""
     try:
-        plain = {key: _plain(value) for key, value in event_fields.items()}
+        plain = {
+            key: value if type(value) in _NATIVE else _plain(value)
+            for key, value in event_fields.items()
+            if key not in skip
+        }
         return orjson.dumps(plain).decode()
     except (_Unportable, orjson.JSONEncodeError):
-        return json.dumps(jsonable(event_fields))
+        kept = {key: value for key, value in event_fields.items() if key not in skip}
+        return json.dumps(jsonable(kept))
 
 
 def _plain(value: Any) -> Any:

@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 from sqlalchemy import Dialect, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aggregates import ids
@@ -80,6 +81,20 @@ class _Folded:
         self.through = None
 
 
+def _insert_statement(table: Table, upsert_on: str | None, dialect: Dialect) -> Any:
+    """INSERT, or with `upsert_on` (the primary key) an INSERT that updates every other column
+    of a row already there (SQLite and PostgreSQL's ON CONFLICT DO UPDATE)."""
+    if upsert_on is None:
+        return insert(table)
+    statement: sqlite.Insert | postgresql.Insert = (
+        sqlite.insert(table) if dialect.name == "sqlite" else postgresql.insert(table)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[upsert_on]],
+        set_={c.key: statement.excluded[c.key] for c in table.c if c.key != upsert_on},
+    )
+
+
 class _Inserter:
     """An executemany INSERT of whole rows into one table, driver-level.
 
@@ -89,9 +104,19 @@ class _Inserter:
     these conversions.
     """
 
-    def __init__(self, table: Table, dialect: Dialect, *, as_text: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        table: Table,
+        dialect: Dialect,
+        *,
+        as_text: tuple[str, ...] = (),
+        upsert_on: str | None = None,
+    ) -> None:
         keys = [column.key for column in table.c]
-        compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+        self.columns = keys
+        compiled = _insert_statement(table, upsert_on, dialect).compile(
+            dialect=dialect, column_keys=keys
+        )
         self.sql = str(compiled)
         self.positional = compiled.positional
         self.keys = list(compiled.positiontup or keys) if compiled.positional else keys
@@ -103,6 +128,24 @@ class _Inserter:
             for key in self.keys
         ]
         self.conversions = [(i, convert) for i, convert in enumerate(processors) if convert]
+
+    def converter(self, key: str) -> Callable[[Any], Any] | None:
+        """What `insert` does to a value of column `key` (None: nothing), for `insert_values`."""
+        processors = dict(self.conversions)
+        return processors.get(self.keys.index(key))
+
+    def insert_values(self, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows as tuples in the table's column order, each value already what the driver
+        takes (see `converter`): no dictionary and no conversion pass per row."""
+        if not rows:
+            return
+        if self.positional and self.keys == self.columns:
+            params: Sequence[Any] = rows
+        else:
+            columns, keys = self.columns, self.keys
+            named = [dict(zip(columns, row, strict=True)) for row in rows]
+            params = [tuple(r[k] for k in keys) for r in named] if self.positional else named
+        session.connection().exec_driver_sql(self.sql, params)
 
     def insert(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
@@ -140,6 +183,13 @@ class Projector:
             "rm_fills": _Inserter(schema.rm_fills, dialect),
             "rm_equity": _Inserter(schema.rm_equity, dialect),
         }
+        # Each page's rows of the tables with a row per aggregate (or asset): one executemany
+        # that inserts or updates (`_Batch.flush`).
+        self._upserters = (
+            {table.name: _Inserter(table, dialect, upsert_on=key) for table, key in _UPSERTED}
+            if dialect.name in ("sqlite", "postgresql")
+            else {}
+        )
 
     @classmethod
     def for_trading(cls, trading: Trading) -> Projector:
@@ -188,6 +238,7 @@ class Projector:
                 self._folded,
                 self._position_key,
                 self._inserters,
+                self._upserters,
                 self._texts,
             )
             for notification, domain_event in zip(notifications, events, strict=True):
@@ -213,10 +264,12 @@ class _Batch:
         folded: _Folded,
         position_key: int,
         inserters: dict[str, _Inserter],
+        upserters: dict[str, _Inserter],
         texts: _IdTexts,
     ) -> None:
         self.trading = trading
         self.inserters = inserters
+        self.upserters = upserters
         self.texts = texts
         self.session = session
         self.folded = folded
@@ -226,11 +279,14 @@ class _Batch:
         self.created: dict[int, datetime] = {}
         # Append-only rows, written with one executemany per table at the end of the page:
         # compiling an INSERT per row costs more than the database work itself.
-        self.rows: dict[str, list[dict[str, Any]]] = {"rm_events": [], "rm_equity": []}
+        self.rows: dict[str, list[dict[str, Any]]] = {"rm_equity": []}
+        # rm_events rows as the driver takes them (`_event_values`).
+        self.events: list[tuple[Any, ...]] = []
+        self.bind_time = inserters["rm_events"].converter("timestamp")
         self.fills: dict[int, dict[str, dict[str, Any]]] = {}  # trade id -> symbol -> row
         self.upserts: dict[str, tuple[Table, str, dict[Any, dict[str, Any]]]] = {}
 
-    def _fold(self, domain_event: Any) -> Any:
+    def _fold(self, domain_event: Any, at: datetime) -> Any:
         """The aggregate after this event; None for a new aggregate of a kind without read
         models of its own (a fact's index entry: one per fill), which is never loaded again."""
         aggregate_id = domain_event.originator_id
@@ -245,23 +301,25 @@ class _Batch:
         elif not issubclass(resolve_topic(domain_event.originator_topic), _PROJECTED):
             return None
         else:
-            self.created[key] = shown_time(domain_event)
+            self.created[key] = at
         aggregate = domain_event.mutate(aggregate)
         self.folded.put(key, aggregate)
-        self.dirty[key] = (aggregate, shown_time(domain_event))
+        self.dirty[key] = (aggregate, at)
         return aggregate
 
     def apply(self, notification_id: int, domain_event: Any) -> None:
-        aggregate = self._fold(domain_event)
-        if aggregate is None:
-            kind = resolve_topic(domain_event.originator_topic).__name__
-            self.rows["rm_events"].append(
-                _event_row(notification_id, domain_event, kind, self.texts)
-            )
-            return
-        self.rows["rm_events"].append(
-            _event_row(notification_id, domain_event, type(aggregate).__name__, self.texts)
+        at = shown_time(domain_event)
+        aggregate = self._fold(domain_event, at)
+        kind = (
+            type(aggregate).__name__
+            if aggregate is not None
+            else resolve_topic(domain_event.originator_topic).__name__
         )
+        self.events.append(
+            _event_values(notification_id, domain_event, kind, at, self.texts, self.bind_time)
+        )
+        if aggregate is None:
+            return
         name = type(domain_event).__name__
         if name == "Filled" and isinstance(aggregate, Order):
             row = _fill_row(notification_id, domain_event, aggregate)
@@ -325,7 +383,7 @@ class _Batch:
                 self._upsert(schema.rm_engine, "id", _engine_row(aggregate, at))
         self._write_upserts()
         fills = [row for rows in self.fills.values() for row in rows.values()]
-        self.inserters["rm_events"].insert(self.session, self.rows["rm_events"])
+        self.inserters["rm_events"].insert_values(self.session, self.events)
         self.inserters["rm_fills"].insert(self.session, fills)
         self.inserters["rm_equity"].insert(self.session, self.rows["rm_equity"])
 
@@ -413,8 +471,13 @@ class _Batch:
         self.upserts.setdefault(table.name, (table, key, {}))[2][row[key]] = row
 
     def _write_upserts(self) -> None:
-        # One SELECT of the keys present, then one executemany UPDATE and one INSERT per table.
         for table, key, rows in self.upserts.values():
+            upserter = self.upserters.get(table.name)
+            if upserter is not None:
+                upserter.insert(self.session, list(rows.values()))
+                continue
+            # Elsewhere: one SELECT of the keys present, then one executemany UPDATE and one
+            # INSERT per table.
             column = table.c[key]
             present = set(
                 self.session.execute(select(column).where(column.in_(list(rows)))).scalars()
@@ -425,6 +488,17 @@ class _Batch:
                 self.session.execute(update(table).where(column == bindparam("_key")), updates)
             if inserts:
                 self.session.execute(insert(table), inserts)
+
+
+# The tables with a row per aggregate (or asset), and their keys.
+_UPSERTED = (
+    (schema.rm_orders, "id"),
+    (schema.rm_positions, "symbol"),
+    (schema.rm_balances, "asset"),
+    (schema.rm_account, "id"),
+    (schema.rm_commands, "id"),
+    (schema.rm_engine, "id"),
+)
 
 
 def _position_row(position: Position, at: datetime) -> dict[str, Any]:
@@ -482,27 +556,42 @@ def shown_time(event: Any) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
+_SKIP = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
+)
 
 
-def _event_row(
-    notification_id: int, event: Any, aggregate_type: str, text: Callable[[Any], str]
-) -> dict[str, Any]:
+def _event_values(
+    notification_id: int,
+    event: Any,
+    aggregate_type: str,
+    timestamp: datetime,
+    text: Callable[[Any], str],
+    bind_time: Callable[[Any], Any] | None,
+) -> tuple[Any, ...]:
+    """An rm_events row, in the table's column order, as the driver takes it: the timestamp
+    through its column's conversion, the data as JSON text."""
     envelope = getattr(event, "envelope", None)
-    timestamp = shown_time(event)
-    return {
-        "notification_id": notification_id,
-        "originator_id": text(event.originator_id),
-        "originator_version": event.originator_version,
-        "aggregate_type": aggregate_type,
-        "event_type": f"{aggregate_type}.{type(event).__name__}",
-        "source": envelope.source if envelope is not None else "BOT",
-        "command_id": text(envelope.command_id) if envelope and envelope.command_id else None,
-        "correlation_id": text(envelope.correlation_id) if envelope else None,
-        "dedup_key": envelope.dedup_key if envelope is not None else None,
-        "timestamp": timestamp,
-        "data": event_json({k: v for k, v in event.__dict__.items() if k not in _SKIP}),
-    }
+    if envelope is not None:
+        source = envelope.source
+        command_id = text(envelope.command_id) if envelope.command_id else None
+        correlation_id = text(envelope.correlation_id)
+        dedup_key = envelope.dedup_key
+    else:
+        source, command_id, correlation_id, dedup_key = "BOT", None, None, None
+    return (
+        notification_id,
+        text(event.originator_id),
+        event.originator_version,
+        aggregate_type,
+        f"{aggregate_type}.{type(event).__name__}",
+        source,
+        command_id,
+        correlation_id,
+        dedup_key,
+        bind_time(timestamp) if bind_time else timestamp,
+        event_json(event.__dict__, skip=_SKIP),
+    )
 
 
 class _IdTexts:

@@ -183,6 +183,8 @@ class Projector:
             "rm_fills": _Inserter(schema.rm_fills, dialect),
             "rm_equity": _Inserter(schema.rm_equity, dialect),
         }
+        if self._inserters["rm_events"].columns != _EVENT_COLUMNS:
+            raise RuntimeError("rm_events' columns changed: update _event_values to match")
         # Each page's rows of the tables with a row per aggregate (or asset): one executemany
         # that inserts or updates (`_Batch.flush`).
         self._upserters = (
@@ -559,6 +561,20 @@ def shown_time(event: Any) -> datetime:
 _SKIP = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
 )
+# The order of `_event_values`' tuple: rm_events' columns (checked when a projector is made).
+_EVENT_COLUMNS = [
+    "notification_id",
+    "originator_id",
+    "originator_version",
+    "aggregate_type",
+    "event_type",
+    "source",
+    "command_id",
+    "correlation_id",
+    "dedup_key",
+    "timestamp",
+    "data",
+]
 
 
 def _event_values(

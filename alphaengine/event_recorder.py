@@ -414,17 +414,10 @@ class EventRecorder(_CoreReads, SQLAlchemyApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> list[Notification]:
-        if (
-            start is not None
-            and inclusive_of_start
-            and stop is None
-            and not topics
-            and (self._page_plain)
-        ):
-            with _connection(self, write=False) as connection:
-                raw = self._page.raw_rows(connection, {"start": start, "limit": limit})
-            originator_id = self._page_ids
-            return [_notification(r[0], originator_id(r[1]), r[2], r[3], _bytes(r[4])) for r in raw]
+        page = start is not None and inclusive_of_start and stop is None and not topics
+        if page and self._page_plain:
+            assert start is not None
+            return self._page_from(start, limit)
         table = self.table
         query = select(
             table.c.id,
@@ -452,6 +445,13 @@ class EventRecorder(_CoreReads, SQLAlchemyApplicationRecorder):
             )
             for r in rows
         ]
+
+    def _page_from(self, start: int, limit: int) -> list[Notification]:
+        """The projector's and the executor's read: a page of the log from a position."""
+        with _connection(self, write=False) as connection:
+            raw = self._page.raw_rows(connection, {"start": start, "limit": limit})
+        originator_id = self._page_ids
+        return [_notification(r[0], originator_id(r[1]), r[2], r[3], _bytes(r[4])) for r in raw]
 
     def max_notification_id(self) -> int | None:
         with _connection(self, write=False) as connection:

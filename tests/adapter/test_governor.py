@@ -120,12 +120,8 @@ async def test_429_on_an_order_is_not_retried(
     assert sim.state()["client_order_id_counts"]["ae-rl1"] == 1
 
 
-async def test_418_stops_all_rest_until_the_ban_ends(
-    sim: SimulatorServer, conn: BinanceConnection
-) -> None:
-    banned_at: list[object] = []
-    conn.governor.on_ban = banned_at.append
-    # Another program on the same IP ignores a Retry-After and gets the IP banned for 2 s.
+async def ban_the_ip(sim: SimulatorServer) -> None:
+    """Another program on the same IP ignores a Retry-After and gets the IP banned for 2 s."""
     await add_fault(
         sim, kind="rate_limit", match={"path": "/fapi/v1/ping"}, count=1, retry_after=30,
         ban_seconds=2,
@@ -134,6 +130,14 @@ async def test_418_stops_all_rest_until_the_ban_ends(
         for expected in (429, 418):
             async with session.get(f"{sim.url}/fapi/v1/ping") as response:
                 assert response.status == expected
+
+
+async def test_418_stops_all_rest_until_the_ban_ends(
+    sim: SimulatorServer, conn: BinanceConnection
+) -> None:
+    banned_at: list[object] = []
+    conn.governor.on_ban = banned_at.append
+    await ban_the_ip(sim)
     with pytest.raises(RestBanned) as raised:
         await conn.governor.request("get", "balance", version=3)
     assert conn.metrics["banned"] == 1 and len(banned_at) == 1
@@ -153,14 +157,7 @@ async def test_418_stops_all_rest_until_the_ban_ends(
 async def test_connecting_while_banned_says_until_when_instead_of_crashing(
     sim: SimulatorServer, tmp_path: Path
 ) -> None:
-    await add_fault(
-        sim, kind="rate_limit", match={"path": "/fapi/v1/ping"}, count=1, retry_after=30,
-        ban_seconds=2,
-    )  # fmt: skip
-    async with aiohttp.ClientSession() as session:
-        for expected in (429, 418):
-            async with session.get(f"{sim.url}/fapi/v1/ping") as response:
-                assert response.status == expected
+    await ban_the_ip(sim)
     settings = load_settings(data_dir=tmp_path, secrets_file=tmp_path / "none.yaml", environ={})
     # The first call of a connection (the clock sync) is refused like any other call: a ban
     # the bot's start-up waits out (alphaengine/bot.py), not an exception that ends it.

@@ -123,18 +123,25 @@ async def test_a_strategy_that_raises_is_disabled_and_the_engine_keeps_running(
     assert (await world.finished(command_id)).status == "SUCCEEDED"
 
 
-async def test_strategy_decisions_become_one_command_per_candle(world: World) -> None:
+async def falling_sma_cross(world: World, strategy: type[SmaCross]) -> StrategyRunner:
+    """A 2/3 SMA cross filing into the running executor, after four falling candles: the next
+    candle well above them crosses."""
     await world.start_executor()
     runner = StrategyRunner(
         world.trading,
         world.store,
-        SmaCross({"fast": 2, "slow": 3}),
+        strategy({"fast": 2, "slow": 3}),
         name="sma_cross",
         symbol="BTCUSDT",
         sink=world.executor,
     )
     for index, close in enumerate(["60000", "59900", "59800", "59700"]):
         await runner.on_candle(candle(index, close), True)
+    return runner
+
+
+async def test_strategy_decisions_become_one_command_per_candle(world: World) -> None:
+    runner = await falling_sma_cross(world, SmaCross)
     crossing = candle(4, "61000")
     filed = await runner.decide(crossing)
     assert len(filed) == 1
@@ -158,17 +165,7 @@ class CountingSmaCross(SmaCross):
 
 
 async def test_the_state_a_decision_changed_is_saved_after_its_order_left(world: World) -> None:
-    await world.start_executor()
-    runner = StrategyRunner(
-        world.trading,
-        world.store,
-        CountingSmaCross({"fast": 2, "slow": 3}),
-        name="sma_cross",
-        symbol="BTCUSDT",
-        sink=world.executor,
-    )
-    for index, close in enumerate(["60000", "59900", "59800", "59700"]):
-        await runner.on_candle(candle(index, close), True)
+    runner = await falling_sma_cross(world, CountingSmaCross)
     filed = await runner.decide(candle(4, "61000"))
     assert len(filed) == 1
     command_id = ids.command_id(world.trading.scope, filed[0].idempotency_key)

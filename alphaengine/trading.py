@@ -28,7 +28,13 @@ from eventsourcing.application import (
     project_aggregate,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Recording,
+    Transcoder,
+)
 
 from aggregates import ids
 from aggregates.account import Account
@@ -49,6 +55,7 @@ from aggregates.intent import OrderIntent
 from aggregates.order import Order, Origin
 from aggregates.position import Position
 from alphaengine.account_view import AccountView
+from alphaengine.event_mapper import EventMapper
 from alphaengine.store import AGGREGATE_CACHE_SIZE, configure_engine, eventsourcing_env
 from alphaengine.transcoding import OrjsonTranscoder
 
@@ -136,6 +143,10 @@ class Trading(Application[UUID]):
         datastore = getattr(self.recorder, "datastore", None)
         if datastore is not None and datastore.engine is not None:
             configure_engine(datastore.engine)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        # Pages of the log decoded in one loop (alphaengine/event_mapper.py).
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=EventMapper)
 
     def construct_transcoder(self) -> Transcoder:
         # The library's stored format, parsed by orjson (alphaengine/transcoding.py).

@@ -9,6 +9,10 @@ library's encoder instead. Decoding parses with orjson, then revives the wrapped
 bottom-up walk, as the library's object hook does (inner values first, so an envelope's
 `_data_` already holds its scope and ids when the envelope is made).
 
+Events end with their envelope, and the events of one fact or Command carry the same one: its
+text is looked up in a small memo before anything is parsed, and a known envelope is neither
+parsed nor revived again (`_EnvelopeMemo`).
+
 Where orjson and the stdlib parser disagree, the stdlib decides: a document orjson refuses
 (NaN, Infinity, lone surrogates) and one holding an integer beyond 64 bits (which orjson reads
 as a float) are decoded again by the library's decoder.
@@ -48,6 +52,8 @@ _NATIVE = frozenset({str, int, bool, type(None)})
 # Values that cannot change once made, all the way down: their wrapped form may be reused.
 _IMMUTABLE = frozenset({Envelope, Scope})
 _UNKNOWN = object()
+# How an event's last key starts in the library's compact JSON.
+_ENVELOPE_KEY = b',"envelope":'
 
 
 class _BeyondOrjson(Exception):
@@ -86,6 +92,29 @@ class _Memo:
                 self.values.clear()
             self.values[key] = value
         return value
+
+
+class _EnvelopeMemo:
+    """Envelopes already revived, by their exact encoded text (bounded: cleared when full).
+
+    An event document is split before its last `,"envelope":`. The split is taken only when
+    the text before it, closed with `}`, parses as an object on its own: then the key is at
+    the document's top level (inside a string it would be escaped, and inside a nested value
+    the braces would not balance), it is the document's last key, and the rest of the text is
+    exactly its value. Equal text revives to equal values, and an envelope is immutable, so
+    one object serves every event that carries it."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self.values: dict[bytes, Any] = {}
+
+    def get(self, text: bytes) -> Any:
+        return self.values.get(text, _UNKNOWN)
+
+    def put(self, text: bytes, envelope: Any) -> None:
+        if len(self.values) >= self.size:
+            self.values.clear()
+        self.values[text] = envelope
 
 
 class _FrozenFields:
@@ -142,6 +171,7 @@ class OrjsonTranscoder(JSONTranscoder):
         self.revivers: dict[str, Reviver] = {}
         self.wrappers: dict[type, tuple[str, Wrapper]] = {}
         self._last: tuple[Any, Any] = (_UNKNOWN, None)
+        self._envelopes = _EnvelopeMemo()
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
@@ -183,6 +213,38 @@ class OrjsonTranscoder(JSONTranscoder):
         return result
 
     def decode(self, data: bytes) -> Any:
+        split = data.rfind(_ENVELOPE_KEY)
+        if split > 0 and data[-1:] == b"}":
+            event = self._decode_split(data, split)
+            if event is not _UNKNOWN:
+                return event
+        return self._decode_whole(data)
+
+    def _decode_split(self, data: bytes, split: int) -> Any:
+        """An event decoded as its fields and its envelope (see `_EnvelopeMemo`), or _UNKNOWN
+        when the document does not split so."""
+        try:
+            fields = orjson.loads(data[:split] + b"}")
+        except orjson.JSONDecodeError:
+            return _UNKNOWN
+        if type(fields) is not dict or (len(fields) == 2 and "_type_" in fields):
+            # Not an object, or the document would be one wrapper with an envelope beside it.
+            return _UNKNOWN
+        text = data[split + len(_ENVELOPE_KEY) : -1]
+        envelope = self._envelopes.get(text)
+        if envelope is _UNKNOWN:
+            envelope = self._decode_whole(text)
+            if type(envelope) not in _IMMUTABLE:
+                return _UNKNOWN
+            self._envelopes.put(text, envelope)
+        try:
+            event = self._revive_dict(fields)
+        except _BeyondOrjson:
+            return _UNKNOWN
+        event["envelope"] = envelope
+        return event
+
+    def _decode_whole(self, data: bytes) -> Any:
         try:
             parsed = orjson.loads(data)
             kind = type(parsed)

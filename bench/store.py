@@ -24,6 +24,7 @@ import functools
 import os
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -33,14 +34,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from aggregates.envelope import Source
-from aggregates.facts import FillFact
-from alphaengine.bootstrap import init_schema, open_trading
-from alphaengine.settings import load_settings
-from alphaengine.store import SYNCHRONOUS
-from alphaengine.trading import Trading
-from bench.history import fill_store, settings_for
-from projections.replay import REBUILD_PAGE, rebuild
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aggregates.envelope import Source  # noqa: E402
+from aggregates.facts import FillFact  # noqa: E402
+from alphaengine.bootstrap import init_schema, open_trading  # noqa: E402
+from alphaengine.settings import load_settings  # noqa: E402
+from alphaengine.store import SYNCHRONOUS  # noqa: E402
+from alphaengine.trading import Trading  # noqa: E402
+from bench.history import fill_store, settings_for  # noqa: E402
+from projections.replay import REBUILD_PAGE, rebuild  # noqa: E402
 
 READ_BATCH = 500
 DUPLICATE_SHARE = 0.3

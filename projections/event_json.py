@@ -2,8 +2,9 @@
 
 The column used to be written as `json.dumps(jsonable(fields))` (SQLAlchemy's JSON type). Here the
 common types are converted inline, exactly as `jsonable` converts them, and orjson serializes the
-result: less work per event, and parsed back to the same values. Whatever the two serializers
-would write differently (a NaN or infinite float, an integer beyond 64 bits, a value `jsonable`
+result (a UTC time it writes itself, with the text `isoformat` gives, in far less time): less
+work per event, and parsed back to the same values. Whatever the two serializers would write
+differently (a NaN or infinite float, an integer beyond 64 bits, a value `jsonable`
 treats by its own rules into a container) takes the old path, so the stored values never
 change.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields, is_dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from math import isfinite
 from typing import Any
@@ -34,11 +35,18 @@ class _Unportable(Exception):
 def event_json(event_fields: dict[str, Any], skip: frozenset[str] = frozenset()) -> str:
     """The JSON text of `event_fields` without the keys in `skip`."""
     try:
-        plain = {
-            key: value if type(value) in _NATIVE else _plain(value)
-            for key, value in event_fields.items()
-            if key not in skip
-        }
+        plain = {}
+        for key, value in event_fields.items():
+            if key in skip:
+                continue
+            kind = type(value)
+            # The two kinds most fields hold, converted as `_plain` converts them.
+            if kind is Decimal:
+                plain[key] = str(value)
+            elif kind is datetime:
+                plain[key] = value if value.tzinfo is UTC else value.isoformat()
+            else:
+                plain[key] = value if kind in _NATIVE else _plain(value)
         return orjson.dumps(plain).decode()
     except (_Unportable, orjson.JSONEncodeError):
         kept = {key: value for key, value in event_fields.items() if key not in skip}
@@ -52,7 +60,7 @@ def _plain(value: Any) -> Any:
     if kind is Decimal:
         return str(value)
     if kind is datetime:
-        return value.isoformat()
+        return value if value.tzinfo is UTC else value.isoformat()
     if kind is UUID:
         return str(value)
     if kind is float:

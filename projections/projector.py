@@ -36,6 +36,7 @@ from aggregates.command import Command
 from aggregates.engine import Engine
 from aggregates.order import Order
 from aggregates.position import Position
+from alphaengine.event_mapper import EventMapper
 from alphaengine.trading import Trading
 from projections import schema
 from projections.event_json import event_json
@@ -134,22 +135,18 @@ class _Inserter:
         processors = dict(self.conversions)
         return processors.get(self.keys.index(key))
 
-    def insert_values(self, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Rows as tuples in the table's column order, each value already what the driver
-        takes (see `converter`): no dictionary and no conversion pass per row."""
-        if not rows:
-            return
+    def value_params(self, rows: Sequence[tuple[Any, ...]]) -> Sequence[Any]:
+        """The parameters of rows given as tuples in the table's column order, each value
+        already what the driver takes (see `converter`): no dictionary and no conversion pass
+        per row."""
         if self.positional and self.keys == self.columns:
-            params: Sequence[Any] = rows
-        else:
-            columns, keys = self.columns, self.keys
-            named = [dict(zip(columns, row, strict=True)) for row in rows]
-            params = [tuple(r[k] for k in keys) for r in named] if self.positional else named
-        session.connection().exec_driver_sql(self.sql, params)
+            return rows
+        columns, keys = self.columns, self.keys
+        named = [dict(zip(columns, row, strict=True)) for row in rows]
+        return [tuple(r[k] for k in keys) for r in named] if self.positional else named
 
-    def insert(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
+    def params(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """The parameters of rows given as dictionaries, through each column's conversion."""
         values, conversions, keys = self.values, self.conversions, self.keys
         params: list[Any] = []
         for row in rows:
@@ -159,7 +156,11 @@ class _Inserter:
             params.append(
                 tuple(converted) if self.positional else dict(zip(keys, converted, strict=True))
             )
-        session.connection().exec_driver_sql(self.sql, params)
+        return params
+
+    def run(self, session: Session, params: Sequence[Any]) -> None:
+        if params:
+            session.connection().exec_driver_sql(self.sql, params)
 
 
 class Projector:
@@ -175,7 +176,6 @@ class Projector:
         self._lock = threading.Lock()
         self._folded = _Folded(folded_aggregates)
         self._position_key = ids.position_id(trading.scope).int
-        self._texts = _IdTexts()
         dialect = trading.recorder.datastore.engine.dialect  # type: ignore[attr-defined]
         self._inserters = {
             # rm_events.data arrives as JSON text (projections/event_json.py).
@@ -184,9 +184,10 @@ class Projector:
             "rm_equity": _Inserter(schema.rm_equity, dialect),
         }
         if self._inserters["rm_events"].columns != _EVENT_COLUMNS:
-            raise RuntimeError("rm_events' columns changed: update _event_values to match")
+            raise RuntimeError("rm_events' columns changed: update _EventRows.row to match")
+        self._event_rows = _EventRows(self._inserters["rm_events"].converter("timestamp"))
         # Each page's rows of the tables with a row per aggregate (or asset): one executemany
-        # that inserts or updates (`_Batch.flush`).
+        # that inserts or updates (`_Batch.prepare`).
         self._upserters = (
             {table.name: _Inserter(table, dialect, upsert_on=key) for table, key in _UPSERTED}
             if dialect.name in ("sqlite", "postgresql")
@@ -205,6 +206,11 @@ class Projector:
             return projection_lag(conn)
 
     def catch_up(self, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every notification not applied yet, a page per transaction; return how many.
+
+        A page is decoded and folded, and its rows made, before its transaction begins: the
+        write lock the bot's own commits wait for is held only while the rows are written.
+        """
         processed = 0
         with self._lock:
             while True:
@@ -217,7 +223,7 @@ class Projector:
                 if not notifications:
                     return processed
                 try:
-                    self._apply_batch(notifications, position)
+                    self._apply_page(notifications, position)
                 except PositionMoved:
                     continue  # another writer moved the position: go on from where it is
                 processed += len(notifications)
@@ -229,62 +235,116 @@ class Projector:
     def _select(self, start: int, limit: int) -> Sequence[Notification]:
         return self.trading.recorder.select_notifications(start, limit)
 
-    def _apply_batch(self, notifications: Sequence[Notification], position: int) -> None:
-        to_domain_event = self.trading.mapper.to_domain_event
-        events = [to_domain_event(n) for n in notifications]
+    def _domain_events(self, notifications: Sequence[Notification]) -> Sequence[Any]:
+        mapper = self.trading.mapper
+        if isinstance(mapper, EventMapper):
+            return mapper.to_domain_events(notifications)
+        return [mapper.to_domain_event(notification) for notification in notifications]
 
-        def apply(session: Session) -> None:
-            batch = _Batch(
-                self.trading,
-                session,
-                self._folded,
-                self._position_key,
-                self._inserters,
-                self._upserters,
-                self._texts,
-            )
+    def _apply_page(self, notifications: Sequence[Notification], position: int) -> None:
+        batch = _Batch(
+            self.trading,
+            self._folded,
+            self._position_key,
+            self._inserters,
+            self._upserters,
+            self._event_rows,
+        )
+        last = notifications[-1].id
+        try:
+            events = self._domain_events(notifications)
             for notification, domain_event in zip(notifications, events, strict=True):
                 batch.apply(notification.id, domain_event)
-            batch.flush()
-
-        try:
-            self.recorder.write(APPLICATION, notifications[-1].id, apply, expected=position)
+            writes = batch.prepare()
+            self.recorder.write(APPLICATION, last, writes.run, expected=position)
         except BaseException:
             # The folds of this page were not committed (or describe another position).
             self._folded.forget()
             raise
-        self._folded.through = notifications[-1].id
+        self._folded.through = last
+
+
+class _Writes:
+    """A page's writes, every value already what the driver takes: made from the folded
+    aggregates before the transaction, run inside it."""
+
+    def __init__(self, inserters: dict[str, _Inserter], upserters: dict[str, _Inserter]) -> None:
+        self.inserters = inserters
+        self.upserters = upserters
+        # Realized PnL booked on fills written by earlier pages: trade id, PnL.
+        self.realized_pnl: list[tuple[int, Decimal]] = []
+        # Equity points whose position is the one committed before this page (the position was
+        # not folded when they came): completed from rm_positions inside the transaction.
+        self.equity_from_table: list[dict[str, Any]] = []
+        # Upserts where the dialect has none: the rows, per table and key.
+        self.upsert_rows: list[tuple[Table, str, dict[Any, dict[str, Any]]]] = []
+        # In order: the upserts, then rm_events, rm_fills and rm_equity.
+        self.statements: list[tuple[_Inserter, Sequence[Any]]] = []
+
+    def run(self, session: Session) -> None:
+        statements = list(self.statements)
+        if self.equity_from_table:
+            row = session.execute(
+                select(schema.rm_positions.c.quantity, schema.rm_positions.c.entry_price)
+            ).first()
+            quantity, entry = (row[0], row[1]) if row else (Decimal(0), Decimal(0))
+            for equity in self.equity_from_table:
+                equity["position_quantity"], equity["entry_price"] = quantity, entry
+            inserter = self.inserters["rm_equity"]
+            statements.append((inserter, inserter.params(self.equity_from_table)))
+        for trade_id, realized_pnl in self.realized_pnl:
+            session.execute(
+                update(schema.rm_fills)
+                .where(schema.rm_fills.c.trade_id == trade_id)
+                .values(realized_pnl=realized_pnl)
+            )
+        for table, key, rows in self.upsert_rows:
+            _select_update_insert(session, table, key, rows)
+        for inserter, params in statements:
+            inserter.run(session, params)
+
+
+def _select_update_insert(
+    session: Session, table: Table, key: str, rows: dict[Any, dict[str, Any]]
+) -> None:
+    # One SELECT of the keys present, then one executemany UPDATE and one INSERT.
+    column = table.c[key]
+    present = set(session.execute(select(column).where(column.in_(list(rows)))).scalars())
+    updates = [{**row, "_key": k} for k, row in rows.items() if k in present]
+    inserts = [row for k, row in rows.items() if k not in present]
+    if updates:
+        session.execute(update(table).where(column == bindparam("_key")), updates)
+    if inserts:
+        session.execute(insert(table), inserts)
 
 
 class _Batch:
-    """Folds one page's events into aggregates and writes each touched row once."""
+    """Folds one page's events into aggregates and prepares each touched row's write once."""
 
     def __init__(
         self,
         trading: Trading,
-        session: Session,
         folded: _Folded,
         position_key: int,
         inserters: dict[str, _Inserter],
         upserters: dict[str, _Inserter],
-        texts: _IdTexts,
+        event_rows: _EventRows,
     ) -> None:
         self.trading = trading
         self.inserters = inserters
         self.upserters = upserters
-        self.texts = texts
-        self.session = session
+        self.event_rows = event_rows
         self.folded = folded
         self.position_key = position_key
+        self.writes = _Writes(inserters, upserters)
         # Keyed by the aggregate id's integer, as `_Folded`.
         self.dirty: dict[int, tuple[Any, datetime]] = {}
         self.created: dict[int, datetime] = {}
         # Append-only rows, written with one executemany per table at the end of the page:
         # compiling an INSERT per row costs more than the database work itself.
-        self.rows: dict[str, list[dict[str, Any]]] = {"rm_equity": []}
-        # rm_events rows as the driver takes them (`_event_values`).
+        self.equity: list[dict[str, Any]] = []
+        # rm_events rows as the driver takes them (`_EventRows`).
         self.events: list[tuple[Any, ...]] = []
-        self.bind_time = inserters["rm_events"].converter("timestamp")
         self.fills: dict[int, dict[str, dict[str, Any]]] = {}  # trade id -> symbol -> row
         self.upserts: dict[str, tuple[Table, str, dict[Any, dict[str, Any]]]] = {}
 
@@ -317,9 +377,7 @@ class _Batch:
             if aggregate is not None
             else resolve_topic(domain_event.originator_topic).__name__
         )
-        self.events.append(
-            _event_values(notification_id, domain_event, kind, at, self.texts, self.bind_time)
-        )
+        self.events.append(self.event_rows.row(notification_id, domain_event, kind, at))
         if aggregate is None:
             return
         name = type(domain_event).__name__
@@ -330,9 +388,7 @@ class _Batch:
             if name == "FillBooked":
                 self._book_realized_pnl(domain_event.trade_id, domain_event.realized_pnl)
             if name != "Opened":
-                self.rows["rm_equity"].append(
-                    self._equity_row(notification_id, domain_event, aggregate)
-                )
+                self.equity.append(self._equity_row(notification_id, domain_event, aggregate))
 
     def _book_realized_pnl(self, trade_id: int, realized_pnl: Decimal) -> None:
         # The fill's realized PnL is the position's netting result, booked with the fill: in
@@ -341,11 +397,7 @@ class _Batch:
         for row in pending.values():
             row["realized_pnl"] = realized_pnl
         if not pending:
-            self.session.execute(
-                update(schema.rm_fills)
-                .where(schema.rm_fills.c.trade_id == trade_id)
-                .values(realized_pnl=realized_pnl)
-            )
+            self.writes.realized_pnl.append((trade_id, realized_pnl))
 
     def _equity_row(
         self, notification_id: int, domain_event: Any, account: Account
@@ -354,24 +406,23 @@ class _Batch:
         # previous batch left it (never the live aggregate, which may already be further on).
         touched = self.dirty.get(self.position_key)
         position = touched[0] if touched else self.folded.get(self.position_key)
-        if position is not None:
-            quantity, entry = position.quantity, position.entry_price
-        else:
-            row = self.session.execute(
-                select(schema.rm_positions.c.quantity, schema.rm_positions.c.entry_price)
-            ).first()
-            quantity, entry = (row[0], row[1]) if row else (Decimal(0), Decimal(0))
-        return {
+        row = {
             "notification_id": notification_id,
             "time": shown_time(domain_event),
             "wallet_balance": account.wallet_balance("USDT"),
             "realized_pnl": account.realized_pnl,
             "fees": account.fees,
-            "position_quantity": quantity,
-            "entry_price": entry,
+            "position_quantity": None,
+            "entry_price": None,
         }
+        if position is not None:
+            row["position_quantity"], row["entry_price"] = position.quantity, position.entry_price
+        else:
+            self.writes.equity_from_table.append(row)
+        return row
 
-    def flush(self) -> None:
+    def prepare(self) -> _Writes:
+        """The page's writes, with every touched aggregate's row as it is now."""
         for aggregate, at in self.dirty.values():
             if isinstance(aggregate, Order):
                 self._upsert(schema.rm_orders, "id", self._order_row(aggregate, at))
@@ -383,11 +434,21 @@ class _Batch:
                 self._upsert(schema.rm_commands, "id", self._command_row(aggregate, at))
             elif isinstance(aggregate, Engine):
                 self._upsert(schema.rm_engine, "id", _engine_row(aggregate, at))
-        self._write_upserts()
-        fills = [row for rows in self.fills.values() for row in rows.values()]
-        self.inserters["rm_events"].insert_values(self.session, self.events)
-        self.inserters["rm_fills"].insert(self.session, fills)
-        self.inserters["rm_equity"].insert(self.session, self.rows["rm_equity"])
+        writes = self.writes
+        for table, key, rows in self.upserts.values():
+            upserter = self.upserters.get(table.name)
+            if upserter is not None:
+                writes.statements.append((upserter, upserter.params(list(rows.values()))))
+            else:
+                writes.upsert_rows.append((table, key, rows))
+        events, fills, equity = (self.inserters[name] for name in _APPENDED)
+        writes.statements.append((events, events.value_params(self.events)))
+        fill_rows = [row for rows in self.fills.values() for row in rows.values()]
+        writes.statements.append((fills, fills.params(fill_rows)))
+        # An equity point waiting for the committed position is converted once it has it.
+        ready = [row for row in self.equity if row["position_quantity"] is not None]
+        writes.statements.append((equity, equity.params(ready)))
+        return writes
 
     def _created_at(self, aggregate: Aggregate, fallback: datetime) -> datetime:
         created = self.created.get(aggregate.id.int)
@@ -472,25 +533,6 @@ class _Batch:
     def _upsert(self, table: Table, key: str, row: dict[str, Any]) -> None:
         self.upserts.setdefault(table.name, (table, key, {}))[2][row[key]] = row
 
-    def _write_upserts(self) -> None:
-        for table, key, rows in self.upserts.values():
-            upserter = self.upserters.get(table.name)
-            if upserter is not None:
-                upserter.insert(self.session, list(rows.values()))
-                continue
-            # Elsewhere: one SELECT of the keys present, then one executemany UPDATE and one
-            # INSERT per table.
-            column = table.c[key]
-            present = set(
-                self.session.execute(select(column).where(column.in_(list(rows)))).scalars()
-            )
-            updates = [{**row, "_key": k} for k, row in rows.items() if k in present]
-            inserts = [row for k, row in rows.items() if k not in present]
-            if updates:
-                self.session.execute(update(table).where(column == bindparam("_key")), updates)
-            if inserts:
-                self.session.execute(insert(table), inserts)
-
 
 # The tables with a row per aggregate (or asset), and their keys.
 _UPSERTED = (
@@ -501,6 +543,8 @@ _UPSERTED = (
     (schema.rm_commands, "id"),
     (schema.rm_engine, "id"),
 )
+# The append-only tables, in the order they are written.
+_APPENDED = ("rm_events", "rm_fills", "rm_equity")
 
 
 def _position_row(position: Position, at: datetime) -> dict[str, Any]:
@@ -561,7 +605,7 @@ def shown_time(event: Any) -> datetime:
 _SKIP = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
 )
-# The order of `_event_values`' tuple: rm_events' columns (checked when a projector is made).
+# The order of `_EventRows.row`'s tuple: rm_events' columns (checked when a projector is made).
 _EVENT_COLUMNS = [
     "notification_id",
     "originator_id",
@@ -577,37 +621,59 @@ _EVENT_COLUMNS = [
 ]
 
 
-def _event_values(
-    notification_id: int,
-    event: Any,
-    aggregate_type: str,
-    timestamp: datetime,
-    text: Callable[[Any], str],
-    bind_time: Callable[[Any], Any] | None,
-) -> tuple[Any, ...]:
-    """An rm_events row, in the table's column order, as the driver takes it: the timestamp
-    through its column's conversion, the data as JSON text."""
-    envelope = getattr(event, "envelope", None)
-    if envelope is not None:
-        source = envelope.source
-        command_id = text(envelope.command_id) if envelope.command_id else None
-        correlation_id = text(envelope.correlation_id)
-        dedup_key = envelope.dedup_key
-    else:
-        source, command_id, correlation_id, dedup_key = "BOT", None, None, None
-    return (
-        notification_id,
-        text(event.originator_id),
-        event.originator_version,
-        aggregate_type,
-        f"{aggregate_type}.{type(event).__name__}",
-        source,
-        command_id,
-        correlation_id,
-        dedup_key,
-        bind_time(timestamp) if bind_time else timestamp,
-        event_json(event.__dict__, skip=_SKIP),
-    )
+_NO_ENVELOPE = object()
+
+
+class _EventRows:
+    """rm_events rows, in the table's column order, as the driver takes them: the timestamp
+    through its column's conversion, the data as JSON text.
+
+    What recurs is converted once: an id's text, an event class's type name, and what the
+    events of one fact share (the same envelope object, the same shown time; both immutable).
+    """
+
+    def __init__(self, bind_time: Callable[[Any], Any] | None) -> None:
+        self.bind_time = bind_time
+        self.text = _IdTexts()
+        self.types: dict[tuple[str, type], str] = {}
+        self._envelope: tuple[Any, tuple[Any, ...]] = (_NO_ENVELOPE, ())
+        self._time: tuple[Any, Any] = (None, None)
+
+    def row(
+        self, notification_id: int, event: Any, aggregate_type: str, timestamp: datetime
+    ) -> tuple[Any, ...]:
+        envelope: Any = getattr(event, "envelope", None)
+        last = self._envelope
+        if envelope is last[0]:
+            shared = last[1]
+        elif envelope is None:
+            shared = ("BOT", None, None, None)
+        else:
+            shared = (
+                envelope.source,
+                self.text(envelope.command_id) if envelope.command_id else None,
+                self.text(envelope.correlation_id),
+                envelope.dedup_key,
+            )
+            self._envelope = (envelope, shared)
+        time = self._time
+        if timestamp is not time[0]:
+            bound = self.bind_time(timestamp) if self.bind_time else timestamp
+            time = self._time = (timestamp, bound)
+        kind = type(event)
+        event_type = self.types.get((aggregate_type, kind))
+        if event_type is None:
+            event_type = self.types[aggregate_type, kind] = f"{aggregate_type}.{kind.__name__}"
+        return (
+            notification_id,
+            self.text(event.originator_id),
+            event.originator_version,
+            aggregate_type,
+            event_type,
+            *shared,
+            time[1],
+            event_json(event.__dict__, skip=_SKIP),
+        )
 
 
 class _IdTexts:

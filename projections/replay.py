@@ -10,7 +10,7 @@ from sqlalchemy import delete
 
 from alphaengine.trading import Trading
 from projections.projector import APPLICATION, Projector
-from projections.schema import projection_metadata
+from projections.schema import ensure_indexes, lookup_indexes, projection_metadata
 from projections.tracking import ReadModelRecorder
 
 # Notifications per transaction in a rebuild: a page's commit, its upserts and its statements
@@ -30,6 +30,9 @@ def rebuild(
 
     Emptying and resetting the tracking record happen in one transaction, so a crash during
     the rebuild leaves consistent (partly rebuilt) models that the next catch-up completes.
+    The tables are made again in that transaction from the current schema, without their
+    lookup indexes: those are made at the end, or by `init_schema` (which every start runs)
+    if the process was killed before.
     """
     recorder = ReadModelRecorder.for_trading(trading)
     with recorder.transaction(commit=True) as session:
@@ -39,10 +42,20 @@ def rebuild(
                 recorder.tracking_table.c.application_name == APPLICATION
             )
         )
-        for table in reversed(projection_metadata.sorted_tables):
-            session.execute(delete(table))
-    with _old_objects_frozen():
-        return Projector(trading, recorder).catch_up(batch_size=batch_size, progress=progress)
+        # Made again from the current schema (a read model's table changes with the code),
+        # first without the lookup indexes.
+        conn = session.connection()
+        projection_metadata.drop_all(conn)
+        projection_metadata.create_all(conn)
+        for index in lookup_indexes():
+            index.drop(conn)
+    try:
+        with _old_objects_frozen():
+            return Projector(trading, recorder).catch_up(batch_size=batch_size, progress=progress)
+    finally:
+        # Also after a failure: the models are then partly rebuilt, and still indexed.
+        with recorder.transaction(commit=True) as session:
+            ensure_indexes(session.connection())
 
 
 @contextmanager

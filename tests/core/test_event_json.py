@@ -92,3 +92,8 @@ def test_the_common_event_fields_keep_their_values() -> None:
 def test_what_orjson_would_write_otherwise_is_written_as_before() -> None:
     for fields in ({"nan": float("nan")}, {"big": 2**80}, {"mood": Mood.ODD}):
         assert event_json(fields) == json.dumps(jsonable(fields))
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_a_utc_time_is_its_isoformat_text(at: datetime) -> None:
+    assert json.loads(event_json({"time": at})) == {"time": at.isoformat()}

@@ -105,7 +105,7 @@ def test_a_page_that_fails_leaves_nothing_folded_behind(
         raise RuntimeError("the disk is full")
 
     with monkeypatch.context() as patched:
-        patched.setattr(_Batch, "flush", fail_after_folding)
+        patched.setattr(_Batch, "prepare", fail_after_folding)
         with pytest.raises(RuntimeError):
             projector.catch_up()
     assert projector.position() == position

@@ -247,3 +247,70 @@ def test_an_envelope_shared_by_a_fill_s_events_is_written_whole_each_time() -> N
         assert transcoder.encode(state) == library.encode(state)
     other = envelope(Source.REST, Scope(symbol="ETHUSDT"))
     assert transcoder.encode({"envelope": other}) == library.encode({"envelope": other})
+
+
+envelopes = st.builds(
+    envelope,
+    st.sampled_from(list(Source)),
+    st.builds(Scope, symbol=st.text(min_size=1, max_size=8)),
+    command_id=st.none() | st.uuids(),
+    dedup_key=st.none() | st.text(max_size=12),
+)
+
+
+@given(st.lists(st.tuples(st.dictionaries(keys, values, max_size=4), envelopes), max_size=4))
+def test_events_that_end_with_an_envelope_read_as_the_library_reads_them(
+    events: list[tuple[dict[str, Any], Any]],
+) -> None:
+    # One transcoder for all: the second event of an envelope takes it from the memo.
+    transcoder, library = ours(), library_transcoder()
+    for fields, shared in events * 2:
+        stored = library.encode({**fields, "envelope": shared})
+        assert _same(transcoder.decode(stored), library.decode(stored))
+
+
+ENVELOPE = (
+    b'{"_type_":"envelope","_data_":{"source":"REST","scope":{"_type_":"scope","_data_":'
+    b'{"exchange":"binance","venue":"usdm","account":"main","symbol":"BTCUSDT","mode":"paper"}},'
+    b'"correlation_id":{"_type_":"uuid_hex","_data_":"7aeccdf94b8f4e51a303f3c97719694d"},'
+    b'"causation_id":null,"command_id":null,"dedup_key":"fill:BTCUSDT:1"}}'
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # The key inside the last value, not at the top: not a split.
+        b'{"n":1,"inner":{"x":1,"envelope":' + ENVELOPE + b"}}",
+        b'{"n":1,"inner":[{"envelope":' + ENVELOPE + b"}]}",
+        # Not the last key.
+        b'{"envelope":' + ENVELOPE + b',"n":1}',
+        # Twice at the top: the last one counts, where the first one was.
+        b'{"envelope":{"_type_":"decimal_str","_data_":"1"},"n":1,"envelope":' + ENVELOPE + b"}",
+        # Fields that alone would be one wrapper.
+        b'{"_type_":"decimal_str","_data_":"1.5","envelope":' + ENVELOPE + b"}",
+        # An envelope key holding something else.
+        b'{"n":1,"envelope":{"_type_":"decimal_str","_data_":"2"}}',
+        b'{"n":1,"envelope":null}',
+        b'{"n":1,"envelope":[1,2]}',
+        b'{"n":1,"envelope":{"a":1}}',
+        # Numbers orjson reads differently, before and inside the envelope.
+        b'{"big":123456789012345678901234567890,"envelope":' + ENVELOPE + b"}",
+        b'{"n":1,"envelope":{"_type_":"envelope","_data_":{"x":NaN}}}',
+        # Not JSON that splits: the library decides.
+        b'{"n":1,"envelope":' + ENVELOPE + b"} ",
+        b'["envelope",{"n":1,"envelope":' + ENVELOPE + b"}]",
+    ],
+)
+def test_documents_that_do_not_split_as_events_read_as_the_library_reads_them(
+    document: bytes,
+) -> None:
+    transcoder = ours()
+    for _ in range(2):  # again, with whatever the first decode remembered
+        try:
+            expected = library_transcoder().decode(document)
+        except Exception as error:
+            with pytest.raises(type(error)):
+                transcoder.decode(document)
+        else:
+            assert _same(transcoder.decode(document), expected)

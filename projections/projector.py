@@ -268,9 +268,8 @@ class _Writes:
     """A page's writes, every value already what the driver takes: made from the folded
     aggregates before the transaction, run inside it."""
 
-    def __init__(self, inserters: dict[str, _Inserter], upserters: dict[str, _Inserter]) -> None:
+    def __init__(self, inserters: dict[str, _Inserter]) -> None:
         self.inserters = inserters
-        self.upserters = upserters
         # Realized PnL booked on fills written by earlier pages: trade id, PnL.
         self.realized_pnl: list[tuple[int, Decimal]] = []
         # Equity points whose position is the one committed before this page (the position was
@@ -336,7 +335,7 @@ class _Batch:
         self.event_rows = event_rows
         self.folded = folded
         self.position_key = position_key
-        self.writes = _Writes(inserters, upserters)
+        self.writes = _Writes(inserters)
         # Keyed by the aggregate id's integer, as `_Folded`.
         self.dirty: dict[int, tuple[Any, datetime]] = {}
         self.created: dict[int, datetime] = {}

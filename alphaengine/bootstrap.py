@@ -19,7 +19,7 @@ from alphaengine.settings import Settings
 from alphaengine.store import make_engine
 from alphaengine.trading import Trading
 from projections.projector import Projector
-from projections.schema import ensure_indexes, metadata, projection_metadata
+from projections.schema import drop_replaced, ensure_indexes, metadata, projection_metadata
 from projections.tracking import TRACKING_TABLE, ReadModelRecorder
 
 
@@ -78,6 +78,8 @@ def init_schema(settings: Settings, seed: RuntimeConfig | None = None) -> None:
         metadata.create_all(engine)
         projection_metadata.create_all(engine)
         with engine.begin() as conn:
+            # What a rebuild that was killed may have left: old tables, indexes not made yet.
+            drop_replaced(conn)
             ensure_indexes(conn)
         # The config's identity does not depend on the symbol (the config names it).
         trading = Trading(Scope(mode=settings.mode), settings.database_url, create_table=True)

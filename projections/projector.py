@@ -55,6 +55,8 @@ _PROJECTED = (Order, Position, Account, Command, Engine)
 # orders and commands. An evicted one is loaded again from the repository when its next event
 # comes.
 FOLDED_AGGREGATES = 4096
+# How many pages a catch-up folds ahead while its writes wait (`catch_up`'s `writes_after`).
+PAGES_AHEAD = 8
 
 
 class _Folded:
@@ -175,6 +177,8 @@ class Projector:
         self.recorder = recorder
         self._lock = threading.Lock()
         self._folded = _Folded(folded_aggregates)
+        # Pages folded but not written yet (`catch_up`'s `writes_after`).
+        self._ahead: list[_Page] = []
         self._position_key = ids.position_id(trading.scope).int
         dialect = trading.recorder.datastore.engine.dialect  # type: ignore[attr-defined]
         self._inserters = {
@@ -205,32 +209,65 @@ class Projector:
         with self.recorder.datastore.engine.connect() as conn:  # type: ignore[union-attr]
             return projection_lag(conn)
 
-    def catch_up(self, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self,
+        batch_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+        *,
+        writes_after: threading.Event | None = None,
+    ) -> int:
         """Apply every notification not applied yet, a page per transaction; return how many.
 
         A page is decoded and folded, and its rows made, before its transaction begins: the
         write lock the bot's own commits wait for is held only while the rows are written.
+        With `writes_after`, pages are folded ahead (up to `PAGES_AHEAD`) until it is set, then
+        written in order: a rebuild folds its first pages while the old tables are dropped.
         """
-        processed = 0
         with self._lock:
-            while True:
-                # Where this projector stopped; read from the tracking table only when it has
-                # not projected yet (or forgot what it folded).
-                position = self._folded.through
-                if position is None:
-                    position = self.position()
-                notifications = self._select(position + 1, batch_size)
-                if not notifications:
-                    return processed
-                try:
-                    self._apply_page(notifications, position)
-                except PositionMoved:
-                    continue  # another writer moved the position: go on from where it is
-                processed += len(notifications)
-                if progress is not None:
-                    progress(len(notifications))
-                if len(notifications) < batch_size:
-                    return processed
+            try:
+                return self._follow(batch_size, progress, writes_after)
+            finally:
+                # Pages folded ahead and never written leave the folds ahead of the position.
+                if self._ahead:
+                    self._ahead.clear()
+                    self._folded.forget()
+
+    def _follow(
+        self,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+        writes_after: threading.Event | None,
+    ) -> int:
+        processed = 0
+        while True:
+            # Where this projector stopped (or the last page folded ahead stops); read from the
+            # tracking table only when it has not projected yet (or forgot what it folded).
+            position = self._ahead[-1].through if self._ahead else self._folded.through
+            if position is None:
+                position = self.position()
+            notifications = self._select(position + 1, batch_size)
+            if notifications:
+                self._ahead.append(self._prepare(notifications, position))
+            last = len(notifications) < batch_size
+            if writes_after is not None and not writes_after.is_set():
+                if not last and len(self._ahead) < PAGES_AHEAD:
+                    continue
+                writes_after.wait()
+            try:
+                for page in self._ahead:
+                    self._write(page)
+                    processed += page.count
+                    if progress is not None:
+                        progress(page.count)
+            except PositionMoved:
+                # Another writer moved the position: go on from where it is.
+                self._ahead.clear()
+                self._folded.forget()
+                continue
+            finally:
+                self._ahead = [page for page in self._ahead if not page.written]
+            if last:
+                return processed
 
     def _select(self, start: int, limit: int) -> Sequence[Notification]:
         return self.trading.recorder.select_notifications(start, limit)
@@ -241,7 +278,7 @@ class Projector:
             return mapper.to_domain_events(notifications)
         return [mapper.to_domain_event(notification) for notification in notifications]
 
-    def _apply_page(self, notifications: Sequence[Notification], position: int) -> None:
+    def _prepare(self, notifications: Sequence[Notification], position: int) -> _Page:
         batch = _Batch(
             self.trading,
             self._folded,
@@ -250,18 +287,38 @@ class Projector:
             self._upserters,
             self._event_rows,
         )
-        last = notifications[-1].id
         try:
             events = self._domain_events(notifications)
             for notification, domain_event in zip(notifications, events, strict=True):
                 batch.apply(notification.id, domain_event)
             writes = batch.prepare()
-            self.recorder.write(APPLICATION, last, writes.run, expected=position)
+        except BaseException:
+            # What this page folded was not committed.
+            self._folded.forget()
+            raise
+        return _Page(position, notifications[-1].id, len(notifications), writes)
+
+    def _write(self, page: _Page) -> None:
+        try:
+            self.recorder.write(APPLICATION, page.through, page.writes.run, expected=page.expected)
         except BaseException:
             # The folds of this page were not committed (or describe another position).
             self._folded.forget()
             raise
-        self._folded.through = last
+        page.written = True
+        self._folded.through = page.through
+
+
+class _Page:
+    """A page folded and made ready: committed with the projector's position moved from
+    `expected` to `through`."""
+
+    def __init__(self, expected: int, through: int, count: int, writes: _Writes) -> None:
+        self.expected = expected
+        self.through = through
+        self.count = count
+        self.writes = writes
+        self.written = False
 
 
 class _Writes:

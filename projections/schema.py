@@ -30,8 +30,11 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
+    text,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.types import TypeEngine
 
 
@@ -381,3 +384,38 @@ def ensure_indexes(conn: Connection) -> None:
     """Make every read-model index that is missing (a rebuild that stopped half-way)."""
     for index in lookup_indexes():
         index.create(conn, checkfirst=True)
+
+
+# The suffix of a read-model table a rebuild set aside, until it is dropped.
+REPLACED = "__replaced"
+
+
+def set_aside(conn: Connection) -> list[str]:
+    """Rename each read-model table to `<name>__replaced` and make it again, empty, from the
+    current schema without its lookup indexes (those stay with the old table until it is
+    dropped); return the names set aside. A rename costs nothing, whatever the table holds:
+    the old tables are dropped by `drop_replaced` on another connection."""
+    existing = set(inspect(conn).get_table_names())
+    replaced = []
+    for table in projection_metadata.sorted_tables:
+        old = table.name + REPLACED
+        if old in existing:  # left by a rebuild that was killed: gone first
+            conn.execute(text(f'DROP TABLE "{old}"'))
+        if table.name in existing:
+            conn.execute(text(f'ALTER TABLE "{table.name}" RENAME TO "{old}"'))
+            replaced.append(old)
+        conn.execute(CreateTable(table))
+    return replaced
+
+
+def drop_replaced(conn: Connection, names: list[str] | None = None) -> None:
+    """Drop the tables a rebuild set aside (all there are, without `names`)."""
+    if names is None:
+        existing = set(inspect(conn).get_table_names())
+        names = [
+            t.name + REPLACED
+            for t in projection_metadata.sorted_tables
+            if t.name + REPLACED in existing
+        ]
+    for name in names:
+        conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))

@@ -166,12 +166,15 @@ def seed_account(engine: Engine) -> None:
                 for n, order in enumerate(orders)
             ],
         )
+        # Today's fills are stamped when seeded, not when this module was imported: a test run
+        # that crosses midnight UTC in between would see them as yesterday's.
+        today = datetime.now(UTC).replace(microsecond=0)
         conn.execute(
             insert(rm_fills),
             [
-                fill_row(1, 3, realized_pnl=D("5.00"), fee=D("0.30")),
+                fill_row(1, 3, time=today, realized_pnl=D("5.00"), fee=D("0.30")),
                 fill_row(2, 4, time=NOW - timedelta(days=2), realized_pnl=D("100")),
-                fill_row(3, 5, fee=D("0.01"), fee_asset="BNB", realized_pnl=D("-1.50")),
+                fill_row(3, 5, time=today, fee=D("0.01"), fee_asset="BNB", realized_pnl=D("-1.50")),
             ],
         )
         conn.execute(

@@ -21,7 +21,7 @@ as a float) are decoded again by the library's decoder.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -118,18 +118,33 @@ class _EnvelopeMemo:
 
 
 class _FrozenFields:
-    """`cls(**data)` for a plain frozen dataclass, without `__init__` when `data` holds every
-    field (what its transcoding encodes): the instance dictionary is filled directly."""
+    """`cls(**data)` for a plain frozen dataclass, without `__init__` when `data` holds its
+    fields in their order, all of them or all but trailing ones with a plain default (an
+    envelope stored without an exchange time): the instance dictionary is filled directly, as
+    `__init__` fills it. Any other `data` goes through `__init__`."""
 
     def __init__(self, cls: type[Any]) -> None:
         self.cls = cls
-        self.names = frozenset(f.name for f in fields(cls))
+        declared = fields(cls)
+        names = tuple(f.name for f in declared)
+        defaults = {f.name: f.default for f in declared if f.default is not MISSING}
+        # For each prefix of the fields whose rest all have plain defaults: those defaults.
+        self.rest: dict[tuple[str, ...], dict[str, Any]] = {}
+        if not hasattr(cls, "__post_init__"):  # then `__init__` does more than assign
+            for given in range(len(names), -1, -1):
+                if not all(name in defaults for name in names[given:]):
+                    break
+                self.rest[names[:given]] = {name: defaults[name] for name in names[given:]}
 
     def __call__(self, data: dict[str, Any]) -> Any:
-        if data.keys() != self.names:
+        rest = self.rest.get(tuple(data))
+        if rest is None:
             return self.cls(**data)
         value = object.__new__(self.cls)
-        value.__dict__.update(data)
+        attributes = value.__dict__
+        attributes.update(data)
+        if rest:
+            attributes.update(rest)
         return value
 
 

@@ -314,3 +314,18 @@ def test_documents_that_do_not_split_as_events_read_as_the_library_reads_them(
                 transcoder.decode(document)
         else:
             assert _same(transcoder.decode(document), expected)
+
+
+def test_an_envelope_stored_before_exchange_times_is_what_its_init_makes() -> None:
+    decoded, expected = ours().decode(ENVELOPE), library_transcoder().decode(ENVELOPE)
+    assert decoded == expected
+    assert decoded.exchange_time is None
+    assert list(vars(decoded).items()) == list(vars(expected).items())
+
+
+def test_an_envelope_missing_a_field_without_a_plain_default_goes_through_its_init() -> None:
+    # No correlation id: its default is made by a factory, as __init__ makes it.
+    document = b'{"_type_":"envelope","_data_":{"source":"REST","scope":null}}'
+    decoded = ours().decode(document)
+    assert isinstance(decoded.correlation_id, UUID)
+    assert decoded.correlation_id != ours().decode(document).correlation_id

@@ -84,9 +84,16 @@ class _Folded:
         self.through = None
 
 
+# Columns an upsert writes only when it inserts the row: when a row was created is the time the
+# page that created its aggregate showed, and a later page knows only the aggregate's recorded
+# creation time (not the exchange's).
+_KEPT = frozenset({"created_at"})
+
+
 def _insert_statement(table: Table, upsert_on: str | None, dialect: Dialect) -> Any:
     """INSERT, or with `upsert_on` (the primary key) an INSERT that updates every other column
-    of a row already there (SQLite and PostgreSQL's ON CONFLICT DO UPDATE)."""
+    of a row already there but the `_KEPT` ones (SQLite and PostgreSQL's ON CONFLICT DO
+    UPDATE)."""
     if upsert_on is None:
         return insert(table)
     statement: sqlite.Insert | postgresql.Insert = (
@@ -94,7 +101,11 @@ def _insert_statement(table: Table, upsert_on: str | None, dialect: Dialect) -> 
     )
     return statement.on_conflict_do_update(
         index_elements=[table.c[upsert_on]],
-        set_={c.key: statement.excluded[c.key] for c in table.c if c.key != upsert_on},
+        set_={
+            c.key: statement.excluded[c.key]
+            for c in table.c
+            if c.key != upsert_on and c.key not in _KEPT
+        },
     )
 
 
@@ -366,7 +377,11 @@ def _select_update_insert(
     # One SELECT of the keys present, then one executemany UPDATE and one INSERT.
     column = table.c[key]
     present = set(session.execute(select(column).where(column.in_(list(rows)))).scalars())
-    updates = [{**row, "_key": k} for k, row in rows.items() if k in present]
+    updates = [
+        {**{c: v for c, v in row.items() if c not in _KEPT}, "_key": k}
+        for k, row in rows.items()
+        if k in present
+    ]
     inserts = [row for k, row in rows.items() if k not in present]
     if updates:
         session.execute(update(table).where(column == bindparam("_key")), updates)

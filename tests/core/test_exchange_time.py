@@ -11,8 +11,10 @@ from sqlalchemy import select
 from aggregates.envelope import Source
 from alphaengine.trading import Trading
 from projections.projector import Projector
+from projections.replay import rebuild
 from projections.schema import rm_equity, rm_events
-from tests.core.story import balance
+from tests.core.story import balance, drive_history
+from tests.core.tables import snapshot
 
 
 def test_events_recorded_with_the_exchange_clock_show_its_time(
@@ -45,3 +47,20 @@ def test_events_recorded_with_the_exchange_clock_show_its_time(
     # The first was stamped by the exchange's clock; the second, without one, by the recorder
     assert shown[0] == market_time and equity[0] == market_time
     assert abs(shown[1] - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_read_models_kept_page_by_page_on_the_exchange_clock_equal_a_rebuild(
+    trading: Trading, projector: Projector
+) -> None:
+    # The paper exchange's clock, hours ahead of the wall clock and a minute further on every
+    # reading: an order's later events come in later pages than its first.
+    readings = iter(range(10**6))
+    start = datetime.now(UTC) + timedelta(hours=5)
+    trading.exchange_clock = lambda: start + timedelta(minutes=next(readings))
+    drive_history(trading, checkpoint=lambda: projector.catch_up(batch_size=2))
+    projector.catch_up(batch_size=3)
+    live = snapshot(trading)
+
+    rebuild(trading)
+
+    assert snapshot(trading) == live

@@ -188,8 +188,6 @@ class Projector:
         self.recorder = recorder
         self._lock = threading.Lock()
         self._folded = _Folded(folded_aggregates)
-        # Pages folded but not written yet (`catch_up`'s `writes_after`).
-        self._ahead: list[_Page] = []
         self._position_key = ids.position_id(trading.scope).int
         dialect = trading.recorder.datastore.engine.dialect  # type: ignore[attr-defined]
         self._inserters = {
@@ -235,12 +233,11 @@ class Projector:
         written in order: a rebuild folds its first pages while the old tables are dropped.
         """
         with self._lock:
+            ahead: list[_Page] = []  # folded, not written yet
             try:
-                return self._follow(batch_size, progress, writes_after)
+                return self._follow(batch_size, progress, writes_after, ahead)
             finally:
-                # Pages folded ahead and never written leave the folds ahead of the position.
-                if self._ahead:
-                    self._ahead.clear()
+                if ahead:  # never written: what was folded is ahead of the position
                     self._folded.forget()
 
     def _follow(
@@ -248,35 +245,34 @@ class Projector:
         batch_size: int,
         progress: Callable[[int], None] | None,
         writes_after: threading.Event | None,
+        ahead: list[_Page],
     ) -> int:
         processed = 0
         while True:
             # Where this projector stopped (or the last page folded ahead stops); read from the
             # tracking table only when it has not projected yet (or forgot what it folded).
-            position = self._ahead[-1].through if self._ahead else self._folded.through
+            position = ahead[-1].through if ahead else self._folded.through
             if position is None:
                 position = self.position()
             notifications = self._select(position + 1, batch_size)
             if notifications:
-                self._ahead.append(self._prepare(notifications, position))
+                ahead.append(self._prepare(notifications, position))
             last = len(notifications) < batch_size
             if writes_after is not None and not writes_after.is_set():
-                if not last and len(self._ahead) < PAGES_AHEAD:
+                if not last and len(ahead) < PAGES_AHEAD:
                     continue
                 writes_after.wait()
             try:
-                for page in self._ahead:
-                    self._write(page)
+                while ahead:
+                    self._write(ahead[0])
+                    page = ahead.pop(0)
                     processed += page.count
                     if progress is not None:
                         progress(page.count)
             except PositionMoved:
                 # Another writer moved the position: go on from where it is.
-                self._ahead.clear()
-                self._folded.forget()
+                ahead.clear()
                 continue
-            finally:
-                self._ahead = [page for page in self._ahead if not page.written]
             if last:
                 return processed
 
@@ -316,7 +312,6 @@ class Projector:
             # The folds of this page were not committed (or describe another position).
             self._folded.forget()
             raise
-        page.written = True
         self._folded.through = page.through
 
 
@@ -329,7 +324,6 @@ class _Page:
         self.through = through
         self.count = count
         self.writes = writes
-        self.written = False
 
 
 class _Writes:

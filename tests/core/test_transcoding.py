@@ -329,3 +329,14 @@ def test_an_envelope_missing_a_field_without_a_plain_default_goes_through_its_in
     decoded = ours().decode(document)
     assert isinstance(decoded.correlation_id, UUID)
     assert decoded.correlation_id != ours().decode(document).correlation_id
+
+
+def test_events_that_share_an_envelope_share_the_one_object_decoded_for_it() -> None:
+    # A known envelope is neither parsed nor revived again: the memo hands back the first.
+    transcoder, library = ours(), library_transcoder()
+    shared = envelope(Source.WEBSOCKET, Scope(), dedup_key="fill:BTCUSDT:7")
+    first, second = (
+        transcoder.decode(library.encode({"n": n, "envelope": shared})) for n in (1, 2)
+    )
+    assert first["envelope"] is second["envelope"]
+    assert first["envelope"] == shared
